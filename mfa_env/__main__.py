@@ -1,0 +1,4 @@
+from mfa_env.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The session cache: one JSON file per (source, MFA serial, role), private and atomic.
+
+An entry that cannot be read or understood is a miss, never a crash (as the AWS CLI's
+JSONFileCache turns OSError and ValueError into a miss). Expiry is an aware UTC time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mfa_env.credentials import Credentials
+
+FORMAT = 1
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "mfa-env"
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """What a cached session belongs to. A role session is keyed by its role too."""
+
+    source: str
+    serial: str
+    role_arn: str = ""
+
+    def path(self) -> Path:
+        return _entry("session", [self.source, self.serial, self.role_arn])
+
+
+def serial_path(source: str, user: str | None) -> Path:
+    return _entry("serial", [source, user or ""])
+
+
+def _entry(kind: str, parts: list[str]) -> Path:
+    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+    return cache_dir() / f"{kind}-{digest}.json"
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    return data
+
+
+def load_session(key: SessionKey) -> Credentials | None:
+    data = _read(key.path())
+    if data is None or data.get("key") != [key.source, key.serial, key.role_arn]:
+        return None
+    try:
+        return Credentials.from_json(data["credentials"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def store_session(key: SessionKey, creds: Credentials) -> Path:
+    """Raises OSError when the cache cannot be written; the caller warns and goes on."""
+    path = key.path()
+    _write(
+        path,
+        {
+            "format": FORMAT,
+            "key": [key.source, key.serial, key.role_arn],
+            "credentials": creds.to_json(),
+        },
+    )
+    return path
+
+
+def forget_session(key: SessionKey) -> None:
+    with contextlib.suppress(OSError):
+        key.path().unlink()
+
+
+def load_serial(source: str, user: str | None) -> str | None:
+    data = _read(serial_path(source, user))
+    if data is None or data.get("key") != [source, user or ""]:
+        return None
+    serial = data.get("serial")
+    return serial if isinstance(serial, str) and serial else None
+
+
+def store_serial(source: str, user: str | None, serial: str) -> None:
+    _write(
+        serial_path(source, user), {"format": FORMAT, "key": [source, user or ""], "serial": serial}
+    )
+
+
+def _private_dir(path: Path) -> None:
+    # makedirs applies the umask to the mode, so set 0700 explicitly on what we own.
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+
+
+def _write(path: Path, data: dict) -> None:
+    import tempfile  # only on a write: the cached path never needs it
+
+    _private_dir(path.parent)
+    # mkstemp creates the file 0600 whatever the umask; the rename makes the write atomic,
+    # so a reader sees the old entry or the new one, never half of one.
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,305 @@
+"""Everything that talks to AWS. The only module that imports boto3, and only inside functions,
+so that a cached session never pays for it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from mfa_env.config import Role, Source, config_file, credentials_file, home_path
+from mfa_env.credentials import Credentials
+from mfa_env.errors import AwsError, ConfigError
+
+if TYPE_CHECKING:
+    import boto3
+
+T = TypeVar("T")
+
+# Set while botocore resolves the source credentials. A profile whose credential_process runs
+# mfa-env again would otherwise recurse forever; the child sees this and stops at once.
+RECURSION_MARKER = "MFA_ENV_RESOLVING_SOURCE"
+
+# One attempt plus one retry, short timeouts: an unreachable or silent endpoint fails in about
+# ten seconds instead of botocore's default minutes (60 s read timeout, several retries).
+CONNECT_TIMEOUT = 2
+READ_TIMEOUT = 3
+MAX_ATTEMPTS = 2
+# STS answers in every region; us-east-1 is the global endpoint's home when none is configured.
+FALLBACK_REGION = "us-east-1"
+
+
+def check_not_recursing(source: Source) -> None:
+    if os.environ.get(RECURSION_MARKER):
+        raise ConfigError(
+            "mfa-env was started by its own credential_process while resolving "
+            f"{os.environ[RECURSION_MARKER]}; give the credential_process line --profile naming "
+            "a profile with long-term keys"
+        )
+
+
+@dataclass
+class Aws:
+    """A boto3 session on the long-term keys, with clients made on demand."""
+
+    session: boto3.session.Session
+    region: str | None
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
+            retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        )
+        return self.session.client(
+            service, region_name=self.region or FALLBACK_REGION, config=config
+        )
+
+
+def connect(source: Source, region: str | None) -> Aws:
+    """A session on the source's long-term keys; refuses temporary credentials."""
+    check_not_recursing(source)
+    import boto3
+    import botocore.exceptions as bex
+    import botocore.session
+
+    try:
+        if source.profile is None:
+            session = boto3.session.Session(
+                aws_access_key_id=source.access_key_id,
+                aws_secret_access_key=source.secret_access_key,
+            )
+        else:
+            # An explicit profile makes botocore skip the environment provider, so a stale
+            # AWS_SESSION_TOKEN in the environment is never mixed in.
+            core = botocore.session.Session(profile=source.profile)
+            resolver = core.get_component("credential_provider")
+            # The container and instance-metadata providers only ever hand out temporary
+            # credentials, which cannot be a source; asking them costs seconds off EC2.
+            for name in ("container-role", "iam-role"):
+                resolver.remove(name)
+            session = boto3.session.Session(botocore_session=core)
+        os.environ[RECURSION_MARKER] = source.describe
+        try:
+            creds = session.get_credentials()
+        finally:
+            os.environ.pop(RECURSION_MARKER, None)
+    except bex.ProfileNotFound:
+        raise ConfigError(
+            f"profile {source.profile!r} is not in {home_path(credentials_file())} or "
+            f"{home_path(config_file())}; check the name or pass --profile"
+        ) from None
+    except bex.ConfigParseError as exc:
+        raise ConfigError(f"cannot parse {exc.kwargs.get('path', 'an AWS file')}; fix it") from None
+    except (bex.CredentialRetrievalError, bex.InvalidConfigError) as exc:
+        raise ConfigError(f"cannot load the keys of {source.describe}: {_one_line(exc)}") from None
+    except bex.BotoCoreError as exc:
+        raise ConfigError(f"cannot load the keys of {source.describe}: {_one_line(exc)}") from None
+    if creds is None:
+        raise ConfigError(
+            f"no AWS credentials found for {source.describe}; add long-term keys with "
+            "'aws configure', or pass --profile"
+        )
+    frozen = creds.get_frozen_credentials()
+    if frozen.token:
+        raise ConfigError(
+            f"{source.describe} holds temporary credentials (a session token), but GetSessionToken "
+            "needs an IAM user's long-term access keys; pass --profile naming the profile "
+            "that has them"
+        )
+    return Aws(session=session, region=region)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300]
+
+
+def _is_skew(code: str, message: str) -> bool:
+    return code in ("RequestExpired", "RequestTimeTooSkewed", "InvalidSignatureException") or (
+        "Signature expired" in message or "Signature not yet current" in message
+    )
+
+
+@contextmanager
+def _translate(action: str, source: Source) -> Iterator[None]:
+    """Turn botocore's exceptions into one sentence that says how to fix it."""
+    import botocore.exceptions as bex
+    from botocore.parsers import ResponseParserError
+
+    try:
+        yield
+    except bex.ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = _one_line(Exception(error.get("Message", "")))
+        raise AwsError(_client_error(action, code, message, source)) from None
+    except (bex.ConnectTimeoutError, bex.ReadTimeoutError) as exc:
+        raise AwsError(
+            f"{action}: {exc.kwargs.get('endpoint_url', 'the endpoint')} did not answer in time; "
+            "check your network, proxy or AWS_ENDPOINT_URL"
+        ) from None
+    except bex.EndpointConnectionError as exc:
+        raise AwsError(
+            f"{action}: cannot connect to {exc.kwargs.get('endpoint_url', 'the endpoint')}; "
+            "check your network, proxy or AWS_ENDPOINT_URL"
+        ) from None
+    except bex.NoCredentialsError:
+        raise ConfigError(
+            f"no AWS credentials found for {source.describe}; add long-term keys with "
+            "'aws configure', or pass --profile"
+        ) from None
+    except (ResponseParserError, bex.IncompleteReadError) as exc:
+        raise AwsError(
+            f"{action}: the endpoint sent a malformed answer ({_one_line(exc)[:120]})"
+        ) from None
+    except bex.BotoCoreError as exc:
+        raise AwsError(f"{action}: {_one_line(exc)}") from None
+
+
+def _client_error(action: str, code: str, message: str, source: Source) -> str:
+    if code == "AccessDenied" and "MultiFactorAuthentication" in message:
+        return (
+            f"{action}: the MFA code was refused ({code}: {message}); wait for the next code and "
+            "try again, and check the device serial"
+        )
+    if code == "InvalidClientTokenId":
+        return (
+            f"{action}: AWS does not know the access key of {source.describe} ({code}); "
+            "check aws_access_key_id, or create a new key in IAM"
+        )
+    if _is_skew(code, message):
+        return (
+            f"{action}: your clock is off ({code}: {message}); "
+            "sync it (e.g. 'timedatectl set-ntp true') and try again"
+        )
+    if code == "SignatureDoesNotMatch":
+        return (
+            f"{action}: the secret key of {source.describe} does not match its access key "
+            f"({code}); "
+            "check aws_secret_access_key"
+        )
+    if code in ("Throttling", "ThrottlingException", "RequestLimitExceeded"):
+        return f"{action}: AWS is throttling requests ({code}); wait a few seconds and try again"
+    if code == "ExpiredToken":
+        return f"{action}: the credentials have expired ({code}); run mfa-env again with a new code"
+    return f"{action}: {code}: {message}"
+
+
+def _call(action: str, source: Source, fn: Callable[..., T], **kwargs: Any) -> T:
+    with _translate(action, source):
+        return fn(**kwargs)
+
+
+@dataclass(frozen=True)
+class Discovery:
+    serial: str
+    notes: tuple[str, ...]
+
+
+def find_serial(aws: Aws, source: Source, user: str | None) -> Discovery:
+    """The user's TOTP device from IAM ListMFADevices (for the caller when USER is not given)."""
+    iam = aws.client("iam")
+    notes: list[str] = []
+    if user is None:
+        sts = aws.client("sts")
+        arn = _call("GetCallerIdentity", source, sts.get_caller_identity)["Arn"]
+        # arn:aws:iam::123456789012:user/path/name, or :root for the account's root user.
+        resource = arn.split(":", 5)[-1]
+        if resource.startswith("user/"):
+            user = resource.rsplit("/", 1)[-1]
+        elif resource != "root":
+            raise ConfigError(f"{source.describe} belongs to {arn}, not an IAM user; pass --serial")
+    kwargs = {"UserName": user} if user else {}
+    try:
+        with _translate("ListMFADevices", source):
+            devices = iam.list_mfa_devices(**kwargs)["MFADevices"]
+    except AwsError as exc:
+        raise AwsError(
+            f"{exc}; or skip the lookup: pass --serial ARN, or set mfa_serial in the profile"
+        ) from None
+    serials = [d["SerialNumber"] for d in devices]
+    totp = [s for s in serials if ":u2f/" not in s]
+    skipped = [s for s in serials if ":u2f/" in s]
+    who = f"user {user!r}" if user else "the root user"
+    if skipped:
+        notes.append(
+            f"skipped {', '.join(skipped)}: STS cannot use U2F/FIDO security keys, "
+            "only TOTP devices"
+        )
+    if not totp:
+        raise ConfigError(
+            f"{who} has no virtual or hardware MFA device; assign one in IAM, or pass --serial"
+        )
+    if len(totp) > 1:
+        notes.append(
+            f"{who} has {len(totp)} MFA devices; using {totp[0]} (others: "
+            f"{', '.join(totp[1:])}); choose with --serial"
+        )
+    return Discovery(serial=totp[0], notes=tuple(notes))
+
+
+def get_session_token(
+    aws: Aws, source: Source, serial: str, code: str, duration: int
+) -> Credentials:
+    sts = aws.client("sts")
+    response = _call(
+        "GetSessionToken",
+        source,
+        sts.get_session_token,
+        DurationSeconds=duration,
+        SerialNumber=serial,
+        TokenCode=code,
+    )
+    return _credentials("GetSessionToken", response)
+
+
+def _credentials(action: str, response: dict[str, Any], arn: str = "") -> Credentials:
+    try:
+        creds = Credentials.from_sts(response["Credentials"], arn)
+    except (KeyError, TypeError, ValueError):
+        raise AwsError(f"{action}: the endpoint's answer holds no usable credentials") from None
+    fields = (creds.access_key_id, creds.secret_access_key, creds.session_token)
+    if not all(isinstance(value, str) and value for value in fields):
+        raise AwsError(f"{action}: the endpoint's answer holds no usable credentials")
+    return creds
+
+
+def with_session(creds: Credentials, region: str | None) -> Aws:
+    """A session on temporary credentials: the MFA session, to assume a role with (chaining)."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        aws_session_token=creds.session_token,
+    )
+    return Aws(session=session, region=region)
+
+
+def assume_role(
+    aws: Aws,
+    source: Source,
+    role: Role,
+    duration: int,
+    serial: str | None = None,
+    code: str | None = None,
+) -> Credentials:
+    """AssumeRole on the MFA session (serial and code None), or with the MFA code directly."""
+    sts = aws.client("sts")
+    kwargs: dict[str, Any] = {
+        "RoleArn": role.arn,
+        "RoleSessionName": role.session_name,
+        "DurationSeconds": duration,
+    }
+    if role.external_id:
+        kwargs["ExternalId"] = role.external_id
+    if serial and code:
+        kwargs.update(SerialNumber=serial, TokenCode=code)
+    response = _call("AssumeRole", source, sts.assume_role, **kwargs)
+    arn = str(response.get("AssumedRoleUser", {}).get("Arn", ""))
+    return _credentials("AssumeRole", response, arn)
