@@ -1,0 +1,566 @@
+"""The shared credentials file writer: it changes only its own [NAME] section.
+
+botocore reads the file with a default `configparser.RawConfigParser` (botocore/configloader.py,
+`raw_config_parse`). configparser drops comments when it writes, so the file is edited here as
+text, line by line; configparser is used only to read the file the way botocore will, before the
+edit (a file botocore cannot read is refused) and after it (the edit must change nothing botocore
+sees outside [NAME], and [NAME] must read back as the new session).
+
+Decisions, each also noted where it is made:
+- A repeated section: botocore's parser is strict, so any section (or key) given twice makes it
+  refuse the whole file. Such a file is refused here too, naming the section and line.
+- Comments inside [NAME]: the lines from its header to its last key (or continuation line) are
+  the section; its header line is kept byte for byte and everything after it up to that last key
+  is replaced, comments included (they described the old keys). Comment and blank lines after the
+  last key stay: they usually introduce the next section.
+- A dangling symlink: written through, creating its target (0600, parent directories 0700).
+- A missing final newline: a line break is added before an appended section, the only byte that
+  changes outside [NAME], and only because a header must start a line.
+- A UTF-8 byte-order mark: botocore cannot read such a file at all (configparser sees U+FEFF before
+  the first header and raises MissingSectionHeaderError), so it is refused, left as it was.
+
+This module imports no boto3 or botocore: it stays on the fast path.
+"""
+
+from __future__ import annotations
+
+import codecs
+import configparser
+import contextlib
+import fcntl
+import os
+import re
+import stat
+import tempfile
+import time
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mfa_env.credentials import Credentials, rfc3339
+from mfa_env.errors import CredentialsFileError
+
+MARKER_KEY = "managed_by"
+MARKER_VALUE = "mfa-env"
+# botocore ignores keys it does not know, so the expiry can sit beside the keys for people to read.
+EXPIRATION_KEY = "mfa_env_expiration"
+# botocore's SharedCredentialProvider.TOKENS, in its order: aws_security_token is looked up first,
+# so a stale one left in the section would shadow the new aws_session_token.
+TOKEN_KEYS = ("aws_security_token", "aws_session_token")
+LONG_TERM_KEYS = ("aws_access_key_id", "aws_secret_access_key")
+LOCK_TIMEOUT = 10.0
+
+# configparser's default comment prefixes; inline comments are off by default, so `key = a # b`
+# holds the value `a # b`.
+_COMMENT_PREFIXES = ("#", ";")
+# configparser.read() opens the file in text mode, whose universal newlines end a line at \r\n,
+# \r or \n (and nowhere else: \x0b, \x85 or \u2028 stay inside a line).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+_BREAKS = ("\n", "\r")
+_PRIVATE_FILE = 0o600
+_PRIVATE_DIR = 0o700
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What write_profile did: the file as the user names it, and warnings for stderr."""
+
+    path: Path
+    created: bool
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Section:
+    """A section as botocore reads it: lines[start] is its header, lines[end - 1] its last key."""
+
+    name: str
+    start: int
+    end: int
+    keys: tuple[str, ...]
+
+
+def credentials_path() -> Path:
+    """The shared credentials file: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials.
+
+    Read from the environment at call time. Like botocore's raw_config_parse, variables and then
+    `~` are expanded. An empty variable counts as unset.
+    """
+    configured = os.environ.get("AWS_SHARED_CREDENTIALS_FILE")
+    if configured:
+        return Path(os.path.expanduser(os.path.expandvars(configured)))
+    return Path(os.path.expanduser("~")) / ".aws" / "credentials"
+
+
+def write_profile(
+    name: str,
+    creds: Credentials,
+    *,
+    source_profiles: Collection[str] = (),
+    path: Path | None = None,
+) -> WriteResult:
+    """Store `creds` as the profile [name] in the shared credentials file.
+
+    Only [name] changes: every other byte stays as it was. An existing [name] is overwritten only
+    when it holds a session token or carries mfa-env's marker; a name in `source_profiles` is
+    never written. The file is replaced atomically under an exclusive lock, keeping its mode (new
+    files are 0600); a symlink stays a symlink and its target is updated. Raises
+    CredentialsFileError, with the file left unchanged, when any of this cannot be done.
+    """
+    target = Path(path) if path is not None else credentials_path()
+    shown = _shown(target)
+    _check_name(name, source_profiles)
+    entries = _entries(creds, shown)
+    real = _real_file(target, shown)
+    _make_private_dirs(real.parent)
+    with _locked(real, shown):
+        data, existing = _read(real, shown)
+        text = _edited(_decoded(data, shown), name, entries, shown)
+        mode = stat.S_IMODE(existing.st_mode) if existing is not None else _PRIVATE_FILE
+        # A cached session written again (mfa-env -w in a shell rc) leaves the file alone.
+        if text.encode("utf-8") != data or existing is None:
+            _replace(real, text.encode("utf-8"), mode, existing, shown)
+    return WriteResult(path=target, created=existing is None, warnings=_warnings(mode, shown))
+
+
+def check_profile(
+    name: str, *, source_profiles: Collection[str] = (), path: Path | None = None
+) -> None:
+    """Raise CredentialsFileError now if write_profile(name) would be refused, so that no MFA
+    code is spent on a session that cannot be stored. Reads only; takes no lock."""
+    target = Path(path) if path is not None else credentials_path()
+    shown = _shown(target)
+    _check_name(name, source_profiles)
+    real = _real_file(target, shown)
+    data, _existing = _read(real, shown)
+    placeholder = Credentials(
+        "ASIACHECK", "check", "check", datetime.fromtimestamp(0, timezone.utc)
+    )
+    _edited(_decoded(data, shown), name, _entries(placeholder, shown), shown)
+
+
+def _shown(path: Path) -> str:
+    """The path as messages show it: `~/...` under the home directory."""
+    home = os.path.expanduser("~").rstrip("/")
+    text = str(path)
+    if home and (text == home or text.startswith(home + "/")):
+        return "~" + text[len(home) :]
+    return text
+
+
+def _check_name(name: str, source_profiles: Collection[str]) -> None:
+    problem = _name_problem(name)
+    if problem:
+        raise CredentialsFileError(
+            f"cannot write a profile named {name!r} ({problem}); "
+            "choose a plain name such as mfa for --write-profile"
+        )
+    if name in source_profiles:
+        raise CredentialsFileError(
+            f"[{name}] is the source profile whose long-term keys this session comes from, "
+            "so mfa-env will not overwrite it; choose another name for --write-profile"
+        )
+
+
+def _name_problem(name: str) -> str:
+    """Why `[name]` would not be read back by botocore as `name`, or "" when it would."""
+    if not name:
+        return "it is empty"
+    if not name.isprintable():
+        return "it holds a line break or control character"
+    if name != name.strip():
+        return "it starts or ends with whitespace"
+    if "[" in name or "]" in name:
+        return "it holds a square bracket"
+    if name == configparser.DEFAULTSECT:
+        # configparser turns [DEFAULT] into defaults for every section; botocore never lists it.
+        return "botocore reads [DEFAULT] as defaults for every profile, not as a profile"
+    return ""
+
+
+def _entries(creds: Credentials, shown: str) -> dict[str, str]:
+    """The keys of the new section, in order; a value that cannot be one safe line is refused."""
+    entries = {
+        "aws_access_key_id": creds.access_key_id,
+        "aws_secret_access_key": creds.secret_access_key,
+        "aws_session_token": creds.session_token,
+        EXPIRATION_KEY: rfc3339(creds.expiration),
+        MARKER_KEY: MARKER_VALUE,
+    }
+    for key, value in entries.items():
+        # A line break would end the value and let the rest be read as more keys or sections
+        # (INI injection); configparser strips surrounding whitespace, so that would not round-trip.
+        if not value or not value.isprintable() or value != value.strip():
+            raise CredentialsFileError(
+                f"the {key} value cannot be written to {shown} safely (it is empty or holds a "
+                "line break, control character or surrounding space); get a new session with "
+                "--refresh"
+            )
+    return entries
+
+
+def _real_file(target: Path, shown: str) -> Path:
+    """The file to replace: a symlink's final target, so that the link itself stays a link."""
+    real = Path(os.path.realpath(target))
+    if real.is_symlink():
+        # realpath stops resolving when it meets a loop.
+        raise CredentialsFileError(f"{shown} is a symlink loop; point it at a file and try again")
+    if real.exists() and not real.is_file():
+        raise CredentialsFileError(
+            f"{shown} is not a regular file; move it away or set AWS_SHARED_CREDENTIALS_FILE"
+        )
+    return real
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create the missing directories up to `directory`, each 0700 whatever the umask."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, _PRIVATE_DIR)
+        except FileExistsError:
+            continue  # another writer made it first, and set its mode itself
+        except OSError as error:
+            raise CredentialsFileError(
+                f"could not create {_shown(folder)} ({error.strerror}); create it yourself "
+                "or set AWS_SHARED_CREDENTIALS_FILE to a writable place"
+            ) from None
+        # mkdir's mode passes through the umask, which may be 000.
+        os.chmod(folder, _PRIVATE_DIR)
+
+
+@contextlib.contextmanager
+def _locked(real: Path, shown: str) -> Iterator[None]:
+    """Hold an exclusive flock on `<file>.lock` while the file is read, edited and replaced.
+
+    The credentials file itself cannot carry the lock: os.replace swaps its inode, so a writer
+    waiting on the old inode would then edit a stale copy. The lock file is left in place, since
+    unlinking it would let a waiting writer and a new one lock two different inodes.
+    """
+    lock_path = real.with_name(real.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        raise CredentialsFileError(
+            f"could not create the lock file {_shown(lock_path)} ({error.strerror}); "
+            f"make {_shown(real.parent)} writable and try again"
+        ) from None
+    try:
+        _wait_for_lock(fd, shown)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _wait_for_lock(fd: int, shown: str) -> None:
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise CredentialsFileError(
+                    f"{shown} has been locked by another writer for {LOCK_TIMEOUT:.0f} s; "
+                    "wait for it to finish and try again"
+                ) from None
+            time.sleep(0.01)
+        except OSError as error:
+            raise CredentialsFileError(
+                f"could not lock {shown} ({error.strerror}); try again or write elsewhere "
+                "with AWS_SHARED_CREDENTIALS_FILE"
+            ) from None
+
+
+def _read(real: Path, shown: str) -> tuple[bytes, os.stat_result | None]:
+    """The file's bytes and status; a missing file is empty and has no status."""
+    try:
+        with open(real, "rb") as handle:
+            return handle.read(), os.fstat(handle.fileno())
+    except FileNotFoundError:
+        return b"", None
+    except OSError as error:
+        raise CredentialsFileError(
+            f"could not read {shown} ({error.strerror}); check its permissions and try again"
+        ) from None
+
+
+def _decoded(data: bytes, shown: str) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        raise CredentialsFileError(
+            f"{shown} starts with a UTF-8 byte-order mark, which stops botocore from reading "
+            "any of it; save it without the mark and try again"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CredentialsFileError(
+            f"{shown} is not valid UTF-8 (byte {error.start}), so botocore cannot read it; "
+            "fix its encoding and try again"
+        ) from None
+
+
+def _edited(text: str, name: str, entries: dict[str, str], shown: str) -> str:
+    """`text` with [name] holding `entries`; every other line as it was."""
+    lines = _LINE.findall(text)
+    before = _parse(lines, shown)
+    # _parse refused repeated sections (botocore's parser is strict), so there is at most one.
+    section = next((s for s in _sections(lines) if s.name == name), None)
+    if section is None:
+        new_lines = _appended(lines, name, entries)
+    else:
+        _check_overwrite(section, before, shown)
+        new_lines = _replaced(lines, section, entries)
+    _check_result(before, new_lines, name, entries, shown)
+    return "".join(new_lines)
+
+
+def _parse(lines: list[str], shown: str) -> configparser.RawConfigParser:
+    """The lines parsed as botocore parses the file, or a refusal that names the problem.
+
+    Messages carry line numbers, never line contents: any line may hold a secret.
+    """
+    # The defaults, as in botocore's raw_config_parse: strict (no repeated section or key), no
+    # inline comments, blank lines allowed inside values.
+    parser = configparser.RawConfigParser()
+    problem = ""
+    try:
+        # Text mode hands configparser every line ending in "\n", whatever the file used.
+        parser.read_file((line.rstrip("\r\n") + "\n" for line in lines), source=shown)
+    except configparser.DuplicateSectionError as error:
+        problem = f"has [{error.section}] more than once (line {error.lineno})"
+    except configparser.DuplicateOptionError as error:
+        problem = f"sets {error.option} twice in [{error.section}] (line {error.lineno})"
+    except configparser.MissingSectionHeaderError as error:
+        problem = f"has a line before its first [section] header (line {error.lineno})"
+    except configparser.ParsingError as error:
+        numbers = ", ".join(str(number) for number, _ in error.errors)
+        problem = f"has lines that are not `key = value`, [section] or comment (line {numbers})"
+    except configparser.Error:
+        problem = "cannot be parsed"
+    if not problem:
+        problem = _nested_problem(parser)
+    if problem:
+        raise CredentialsFileError(
+            f"{shown} {problem}, so botocore cannot read it; fix the file and try again"
+        )
+    return parser
+
+
+def _nested_problem(parser: configparser.RawConfigParser) -> str:
+    """Like botocore's _parse_nested: a value that starts on a new line holds `k = v` lines."""
+    for section in parser.sections():
+        for option in parser.options(section):
+            value = parser.get(section, option)
+            if value.startswith("\n") and any(
+                "=" not in line for line in value.splitlines() if line.strip()
+            ):
+                return f"has a nested value without `=` under {option} in [{section}]"
+    return ""
+
+
+def _sections(lines: list[str]) -> list[_Section]:
+    """Where each section starts and ends, following configparser's _read step by step.
+
+    Called only on text that _parse accepted, so every line that is not blank, a comment or a
+    continuation is a header or a `key = value` line.
+    """
+    parser = configparser.RawConfigParser()  # for its patterns and optionxform (lower case)
+    found: list[_Section] = []
+    name: str | None = None
+    start = end = indent_level = 0
+    keys: list[str] = []
+    in_value = False
+    for index, line in enumerate(lines):
+        content = line.rstrip("\r\n")
+        value = content.strip()
+        # Blank and comment lines change no state: with empty_lines_in_values (the default)
+        # a blank line does not even end a multi-line value.
+        if not value or value.startswith(_COMMENT_PREFIXES):
+            continue
+        first = parser.NONSPACECRE.search(content)
+        indent = first.start() if first else 0
+        if in_value and indent > indent_level:
+            end = index + 1  # a continuation line: part of the current key's value
+            continue
+        indent_level = indent
+        header = parser.SECTCRE.match(value)
+        if header:
+            if name is not None:
+                found.append(_Section(name, start, end, tuple(keys)))
+            name, start, end, keys, in_value = header.group("header"), index, index + 1, [], False
+        else:
+            option = parser.OPTCRE.match(value)
+            assert option is not None, "_parse accepted a line that is not an option"
+            keys.append(parser.optionxform(option.group("option").rstrip()))
+            end, in_value = index + 1, True
+    if name is not None:
+        found.append(_Section(name, start, end, tuple(keys)))
+    return found
+
+
+def _check_overwrite(section: _Section, parser: configparser.RawConfigParser, shown: str) -> None:
+    """Refuse to overwrite a section that neither holds a session token nor is ours."""
+    keys = set(section.keys)
+    if keys & set(TOKEN_KEYS):
+        return  # temporary credentials: nothing lasting is lost
+    if MARKER_KEY in keys and parser.get(section.name, MARKER_KEY) == MARKER_VALUE:
+        return
+    if keys & set(LONG_TERM_KEYS):
+        problem = "holds long-term keys (no session token)"
+    else:
+        problem = "holds no session token and was not written by mfa-env"
+    raise CredentialsFileError(
+        f"[{section.name}] in {shown} {problem}, so mfa-env will not overwrite it; "
+        "choose another name for --write-profile"
+    )
+
+
+def _line_ending(lines: list[str]) -> str:
+    """The file's line ending: that of its first line, "\n" for a file with no line break."""
+    for line in lines:
+        if line.endswith(_BREAKS):
+            return line[len(line.rstrip("\r\n")) :]
+    return "\n"
+
+
+def _body(entries: dict[str, str], eol: str) -> list[str]:
+    return [f"{key} = {value}{eol}" for key, value in entries.items()]
+
+
+def _replaced(lines: list[str], section: _Section, entries: dict[str, str]) -> list[str]:
+    """The section's header kept byte for byte, everything up to its last key replaced."""
+    header = lines[section.start]
+    eol = header[len(header.rstrip("\r\n")) :] or _line_ending(lines)
+    if not header.endswith(_BREAKS):
+        header += eol  # the file ended on the bare header
+    return [*lines[: section.start], header, *_body(entries, eol), *lines[section.end :]]
+
+
+def _appended(lines: list[str], name: str, entries: dict[str, str]) -> list[str]:
+    """The lines with a new section at the end, after a blank line, in the file's line ending."""
+    eol = _line_ending(lines)
+    new = list(lines)
+    if new and not new[-1].endswith(_BREAKS):
+        # The only byte outside [name] that changes, and only because the new header must
+        # start a line of its own.
+        new[-1] += eol
+    if new and new[-1].strip():
+        new.append(eol)
+    return [*new, f"[{name}]{eol}", *_body(entries, eol)]
+
+
+def _check_result(
+    before: configparser.RawConfigParser,
+    new_lines: list[str],
+    name: str,
+    entries: dict[str, str],
+    shown: str,
+) -> None:
+    """Refuse an edit after which botocore would read anything but [name] differently.
+
+    The line-level edit cannot normally do that; this guards the odd layouts it cannot foresee
+    (an indented header right after [name] would become part of its last value, say, or a
+    [DEFAULT] aws_security_token would shadow the new token).
+    """
+    failed = CredentialsFileError(
+        f"could not update [{name}] in {shown} without changing how botocore reads the rest "
+        f"of it (look at [DEFAULT] and the indentation after [{name}]); fix the file and try again"
+    )
+    try:
+        after = _parse(new_lines, shown)
+    except CredentialsFileError:
+        raise failed from None
+    sections = before.sections()
+    if name not in sections:
+        sections.append(name)
+    unchanged = (
+        after.sections() == sections
+        and before.defaults() == after.defaults()
+        and all(
+            before.items(other) == after.items(other)
+            for other in before.sections()
+            if other != name
+        )
+    )
+    # What botocore's SharedCredentialProvider takes from [name], DEFAULT included.
+    view = dict(after.items(name))
+    token = next((view[key] for key in TOKEN_KEYS if key in view), None)
+    reads_back = (
+        view.get("aws_access_key_id") == entries["aws_access_key_id"]
+        and view.get("aws_secret_access_key") == entries["aws_secret_access_key"]
+        and token == entries["aws_session_token"]
+    )
+    if not (unchanged and reads_back):
+        raise failed
+
+
+def _replace(
+    real: Path, data: bytes, mode: int, existing: os.stat_result | None, shown: str
+) -> None:
+    """Write `data` to a temporary file beside `real`, make it durable, and rename it over `real`.
+
+    On any failure the temporary file is removed and `real` is left exactly as it was.
+    """
+    temp: str | None = None
+    fd = -1
+    try:
+        # mkstemp opens with O_EXCL and mode 0600, so no one else can read the secrets meanwhile.
+        fd, temp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
+        os.fchmod(fd, mode)  # the existing file's mode, or 0600: fchmod ignores the umask
+        if existing is not None:
+            _keep_owner(fd, existing)
+        _write_all(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(temp, real)
+        temp = None
+    except BaseException as error:
+        if fd >= 0:
+            os.close(fd)
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        if isinstance(error, OSError):
+            raise CredentialsFileError(
+                f"could not write {shown} ({error.strerror or error}); it was left unchanged"
+            ) from None
+        raise
+    _fsync_dir(real.parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _keep_owner(fd: int, existing: os.stat_result) -> None:
+    """Give the new file the old one's owner when allowed (under sudo, say); else leave ours."""
+    if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+        with contextlib.suppress(OSError):
+            os.fchown(fd, existing.st_uid, existing.st_gid)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable. Some file systems cannot fsync a directory; the rename stands."""
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _warnings(mode: int, shown: str) -> tuple[str, ...]:
+    if mode & 0o077:
+        return (
+            f"{shown} can be read or changed by group or others (mode {mode:04o}); "
+            f"run chmod 600 {shown}",
+        )
+    return ()

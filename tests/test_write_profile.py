@@ -1,0 +1,79 @@
+"""--write-profile through the real command: the seed script's workflow, done safely."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IamUser, mfa_env, require
+
+OTHER = "# my keys\n[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = other\n"
+
+
+def test_write_profile_then_use_it_by_name(user: IamUser, isolate: Path):
+    creds = isolate / ".aws" / "credentials"
+    creds.write_text(creds.read_text() + OTHER)
+    before = creds.read_bytes()
+    script = (
+        f'eval "$({sys.executable} -m mfa_env -w mfa {user.name} 123456)" || exit 9\n'
+        'printf %s "$AWS_SESSION_TOKEN"'
+    )
+    done = subprocess.run([require("bash"), "--norc", "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "wrote [mfa] to ~/.aws/credentials" in done.stderr
+    after = creds.read_bytes()
+    assert after.startswith(before)  # every byte that was there is still there
+    assert creds.stat().st_mode & 0o777 == 0o644  # the user's mode is kept, with a warning:
+    assert "can be read or changed by group or others" in done.stderr
+    import boto3
+
+    frozen = boto3.Session(profile_name="mfa").get_credentials().get_frozen_credentials()
+    assert frozen.token == done.stdout
+    again = mfa_env("-w", "mfa", user.name, "-s", "bash")  # cached: the file is left alone
+    assert again.returncode == 0, again.stderr
+    assert creds.read_bytes() == after
+
+
+def test_a_terminal_gets_the_written_line_and_no_secret(user: IamUser, isolate: Path):
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mfa_env", "-w", "mfa", user.name, "123456", "-s", "bash"],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr
+    assert "wrote [mfa] to ~/.aws/credentials, valid until" in stderr
+    assert "aws_session_token" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("default", "source"),  # the source profile itself
+        ("other", "long-term"),  # a section with long-term keys
+    ],
+)
+def test_refusals_cost_no_code_and_change_nothing(user: IamUser, isolate: Path, name, words):
+    creds = isolate / ".aws" / "credentials"
+    creds.write_text(creds.read_text() + OTHER)
+    before = creds.read_bytes()
+    env = {**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # refused before any call
+    done = mfa_env("-w", name, user.name, "123456", "-s", "bash", env=env)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert words in lines[0]
+    assert done.stdout == "false\n"
+    assert creds.read_bytes() == before
