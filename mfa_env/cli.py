@@ -232,6 +232,8 @@ class Run:
             f"source {settings.source.describe}, serial {settings.serial or '(discover)'}, "
             f"duration {settings.duration}s, region {settings.region or '(none)'}"
         )
+        if self.opt("write_profile"):
+            self.check_write_profile(settings)
         creds, how = self.session(settings, code)
         if self.exec_argv:
             self.exec(creds, settings, how)
@@ -365,16 +367,26 @@ class Run:
         assignments.update(env)
         return self.output.shell.render(assignments)
 
+    def _protected(self, settings: config.Settings) -> set[str]:
+        """Profiles --write-profile must never write into: the source and the named profile."""
+        protected = {p for p in (settings.source.profile, self.opt("profile")) if p}
+        if settings.role and settings.role.profile:
+            protected.add(settings.role.profile)
+        return protected
+
+    def check_write_profile(self, settings: config.Settings) -> None:
+        from mfa_env import aws_files
+
+        name = self.opt("write_profile") or ""
+        aws_files.check_profile(name, source_profiles=self._protected(settings))
+
     def write_profile(self, creds: Credentials, settings: config.Settings) -> str | None:
         name = self.opt("write_profile")
         if not name:
             return None
         from mfa_env import aws_files
 
-        protected = {p for p in (settings.source.profile, self.opt("profile")) if p}
-        if settings.role and settings.role.profile:
-            protected.add(settings.role.profile)
-        result = aws_files.write_profile(name, creds, source_profiles=protected)
+        result = aws_files.write_profile(name, creds, source_profiles=self._protected(settings))
         for warning in result.warnings:
             _say(f"warning: {warning}")
         return f"wrote [{name}] to {config.home_path(result.path)}"

@@ -1,0 +1,195 @@
+"""Sessions that last: reuse without code or network, expiry windows, atomic private files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from mfa_env import cache
+from mfa_env.credentials import Credentials
+from tests.conftest import IamUser, free_port, mfa_env
+
+CLOSED = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens: the network is gone
+
+
+def offline(**extra: str) -> dict[str, str]:
+    return {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", **extra}
+
+
+def no_tty(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The command with no controlling terminal (setsid), as in CI, cron or direnv."""
+    return subprocess.run(
+        [sys.executable, "-m", "mfa_env", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize("with_user", [True, False], ids=["USER", "no-USER"])
+def test_second_run_reuses_the_session_with_the_network_gone(user: IamUser, with_user: bool):
+    who = [user.name] if with_user else []
+    first = mfa_env(*who, "123456", "-s", "bash")
+    assert first.returncode == 0, first.stderr
+    assert "new session" in first.stderr
+    again = no_tty(*who, "-s", "bash", env=offline())
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    assert "reused the cached session" in again.stderr
+
+
+def test_a_code_given_still_reuses_a_valid_session(user: IamUser):
+    first = mfa_env(user.name, "123456", "-s", "bash")
+    again = no_tty(user.name, "654321", "-s", "bash", env=offline())
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    assert "reused" in again.stderr
+
+
+def test_refresh_asks_sts_and_no_cache_touches_nothing(user: IamUser, isolate: Path):
+    mfa_env(user.name, "123456", "-s", "bash")
+    refreshed = no_tty(user.name, "123456", "--refresh", "-s", "bash", env=offline())
+    assert refreshed.returncode == 1  # it really went to the (closed) network
+    assert "cannot connect" in refreshed.stderr
+    cache_dir = isolate / ".cache" / "mfa-env"
+    before = {p.name: p.read_bytes() for p in cache_dir.iterdir()}
+    done = mfa_env(user.name, "123456", "--no-cache", "-s", "bash")
+    assert "new session" in done.stderr
+    assert {p.name: p.read_bytes() for p in cache_dir.iterdir()} == before
+
+
+def _plant(user: IamUser, isolate: Path, expires_in: timedelta) -> Credentials:
+    """Put a session for the default profile and the user's serial straight into the cache."""
+    from mfa_env.config import Source
+
+    creds = Credentials(
+        "ASIAPLANTED", "planted-secret", "planted-token", datetime.now(timezone.utc) + expires_in
+    )
+    key = cache.SessionKey(Source(profile="default").label, user.serial)
+    cache.store_session(key, creds)
+    return creds
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12", "America/St_Johns"])
+def test_a_session_near_its_end_is_not_reused_in_any_time_zone(user: IamUser, isolate, tz):
+    _plant(user, isolate, timedelta(minutes=10))  # less than the default --min-ttl of 15 minutes
+    env = offline(TZ=tz)
+    done = no_tty("--serial", user.serial, "-s", "bash", env=env)
+    assert done.returncode == 1
+    assert "no terminal" in done.stderr  # it wanted a new code
+    done = no_tty("--serial", user.serial, "-s", "bash", "--min-ttl", "300", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "export AWS_ACCESS_KEY_ID='ASIAPLANTED'" in done.stdout
+
+
+def test_an_expired_session_is_never_reused(user: IamUser, isolate: Path):
+    _plant(user, isolate, timedelta(minutes=-1))
+    done = no_tty("--serial", user.serial, "-s", "bash", "--min-ttl", "0", env=offline())
+    assert done.returncode == 1
+    assert "ASIAPLANTED" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"", b"{", b"[]", b'{"format": 1}', b"\xff\xfe", b'{"format": 1, "key": 3, "credentials": 1}'],
+)
+def test_a_corrupt_cache_entry_is_a_miss(user: IamUser, isolate: Path, garbage: bytes):
+    first = mfa_env(user.name, "123456", "-s", "bash")
+    for entry in (isolate / ".cache" / "mfa-env").glob("session-*.json"):
+        entry.write_bytes(garbage)
+    again = mfa_env(user.name, "123456", "-s", "bash")
+    assert again.returncode == 0, again.stderr
+    assert "new session" in again.stderr
+    assert "export AWS_SESSION_TOKEN=" in again.stdout
+    assert first.returncode == 0
+    # The bad entry was replaced by a good one, which the next run reuses.
+    assert "reused" in mfa_env(user.name, "-s", "bash").stderr
+
+
+def test_a_cache_entry_that_is_a_directory_is_a_miss_and_a_warning(user: IamUser, isolate: Path):
+    mfa_env(user.name, "123456", "-s", "bash")
+    for entry in (isolate / ".cache" / "mfa-env").glob("session-*.json"):
+        entry.unlink()
+        entry.mkdir()
+    done = mfa_env(user.name, "123456", "-s", "bash")
+    assert done.returncode == 0, done.stderr
+    assert "warning: could not write the session cache" in done.stderr
+    assert "export AWS_SESSION_TOKEN=" in done.stdout
+
+
+def test_files_are_private_under_umask_000(user: IamUser, isolate: Path):
+    done = mfa_env(user.name, "123456", "-s", "bash", preexec_fn=lambda: os.umask(0))
+    assert done.returncode == 0, done.stderr
+    cache_dir = isolate / ".cache" / "mfa-env"
+    assert cache_dir.stat().st_mode & 0o777 == 0o700
+    entries = list(cache_dir.iterdir())
+    assert {p.name.split("-")[0] for p in entries} == {"session", "serial"}
+    for entry in entries:
+        assert entry.stat().st_mode & 0o777 == 0o600, entry
+    # The entry holds an aware UTC expiry, not a local time.
+    data = json.loads(next(cache_dir.glob("session-*.json")).read_text())
+    assert data["credentials"]["expiration"].endswith("Z")
+
+
+def test_concurrent_refreshes_leave_a_valid_cache(user: IamUser, isolate: Path):
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mfa_env", user.name, "123456", "--refresh", "-s", "bash"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(8)
+    ]
+    for proc in procs:
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
+    leftovers = [
+        p.name for p in (isolate / ".cache" / "mfa-env").iterdir() if p.name.startswith(".")
+    ]
+    assert leftovers == []
+    again = no_tty(user.name, "-s", "bash", env=offline())
+    assert again.returncode == 0, again.stderr
+    assert "reused" in again.stderr
+
+
+def test_a_cache_hit_imports_neither_boto3_nor_botocore(user: IamUser):
+    mfa_env(user.name, "123456", "-s", "bash")
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mfa_env", user.name, "-s", "bash"],
+        capture_output=True,
+        text=True,
+        env=offline(),
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "reused" in done.stderr
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "click" in imported  # the check can see imports at all
+    assert not {m for m in imported if m.split(".")[0] in ("boto3", "botocore")}
+
+
+def test_store_and_load_round_trip_keeps_an_aware_utc_expiry(isolate: Path):
+    moment = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=8)))
+    creds = Credentials("AKID", "secret", "token", moment)
+    key = cache.SessionKey("profile:x", "arn:aws:iam::123456789012:mfa/x")
+    cache.store_session(key, creds)
+    loaded = cache.load_session(key)
+    assert loaded == creds
+    assert loaded.expiration.utcoffset() == timedelta(0)
+    assert cache.load_session(cache.SessionKey("profile:y", key.serial)) is None
+
+
+def test_naive_times_are_refused():
+    with pytest.raises(ValueError, match="naive"):
+        Credentials("a", "b", "c", datetime(2030, 1, 1))
