@@ -7,20 +7,20 @@ JSONFileCache turns OSError and ValueError into a miss). Expiry is an aware UTC 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from mfa_env.credentials import Credentials
 
 FORMAT = 1
 
 
-def cache_dir() -> Path:
+# Paths are plain strings here: pathlib costs the cached path ~2 ms of imports.
+def cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "mfa-env"
+    return os.path.join(base, "mfa-env")
 
 
 @dataclass(frozen=True)
@@ -31,20 +31,23 @@ class SessionKey:
     serial: str
     role_arn: str = ""
 
-    def path(self) -> Path:
+    def path(self) -> str:
         return _entry("session", [self.source, self.serial, self.role_arn])
 
 
-def serial_path(source: str, user: str | None) -> Path:
+def serial_path(source: str, user: str | None) -> str:
     return _entry("serial", [source, user or ""])
 
 
-def _entry(kind: str, parts: list[str]) -> Path:
-    digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
-    return cache_dir() / f"{kind}-{digest}.json"
+def _entry(kind: str, parts: list[str]) -> str:
+    # Two checksums, not hashlib: loading OpenSSL costs the cached path ~2 ms. The name needs no
+    # secrecy, and a collision only costs a miss: each entry holds its full key, checked on read.
+    data = json.dumps(parts).encode()
+    name = f"{kind}-{zlib.crc32(data):08x}{zlib.adler32(data):08x}.json"
+    return os.path.join(cache_dir(), name)
 
 
-def _read(path: Path) -> dict | None:
+def _read(path: str) -> dict | None:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -65,7 +68,7 @@ def load_session(key: SessionKey) -> Credentials | None:
         return None
 
 
-def store_session(key: SessionKey, creds: Credentials) -> Path:
+def store_session(key: SessionKey, creds: Credentials) -> str:
     """Raises OSError when the cache cannot be written; the caller warns and goes on."""
     path = key.path()
     _write(
@@ -77,11 +80,6 @@ def store_session(key: SessionKey, creds: Credentials) -> Path:
         },
     )
     return path
-
-
-def forget_session(key: SessionKey) -> None:
-    with contextlib.suppress(OSError):
-        key.path().unlink()
 
 
 def load_serial(source: str, user: str | None) -> str | None:
@@ -98,20 +96,22 @@ def store_serial(source: str, user: str | None, serial: str) -> None:
     )
 
 
-def _private_dir(path: Path) -> None:
+def _private_dir(path: str) -> None:
     # makedirs applies the umask to the mode, so set 0700 explicitly on what we own.
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
-        path.chmod(0o700)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    status = os.stat(path)
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+        os.chmod(path, 0o700)
 
 
-def _write(path: Path, data: dict) -> None:
+def _write(path: str, data: dict) -> None:
     import tempfile  # only on a write: the cached path never needs it
 
-    _private_dir(path.parent)
+    directory = os.path.dirname(path)
+    _private_dir(directory)
     # mkstemp creates the file 0600 whatever the umask; the rename makes the write atomic,
     # so a reader sees the old entry or the new one, never half of one.
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f)

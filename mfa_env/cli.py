@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import click
 
@@ -66,8 +66,7 @@ def describe_expiry(expiration: datetime, now: datetime) -> str:
     return f"valid until {local:%Y-%m-%d %H:%M} {offset}, in {_relative(left)}"
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     """What stdout will carry, decided before anything is printed."""
 
     fmt: str
@@ -155,7 +154,14 @@ class _Command(click.Command):
 @click.option(
     "--debug", is_flag=True, help="Print diagnostics on stderr (keys masked, secrets never)."
 )
-@click.version_option(__version__, "--version", prog_name="mfa-env", message="%(prog)s %(version)s")
+@click.option(
+    "--version",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=lambda ctx, _param, value: _version(ctx) if value else None,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(ctx: click.Context, **opts: object) -> None:
     """Trade an MFA code for AWS session credentials and print them for your shell.
@@ -170,6 +176,12 @@ def cli(ctx: click.Context, **opts: object) -> None:
         run.main()
     except MfaEnvError as exc:
         _fail(str(exc), exc.exit_code, run.output.fail_statement() if run.output else "")
+
+
+def _version(ctx: click.Context) -> None:
+    # Not click.version_option: its gettext lookup imports locale, a cost on every run.
+    click.echo(f"mfa-env {__version__}")
+    ctx.exit(0)
 
 
 def _fail(message: str, code: int, statement: str) -> None:

@@ -10,8 +10,7 @@ import configparser
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import NamedTuple
 
 from mfa_env.errors import ConfigError, UsageError
 
@@ -19,14 +18,21 @@ DEFAULT_DURATION = 43200
 MIN_DURATION = 900
 MAX_DURATION = 129600
 ROLE_CHAIN_MAX = 3600  # AWS caps a role session assumed with session credentials at one hour
-CODE_RE = re.compile(r"[0-9]{6}\Z")
+# Patterns, not compiled objects: re compiles (and caches) one only when a run needs it, which
+# keeps the cached path's start-up short. Match them with matches().
+CODE_RE = r"[0-9]{6}"
 # STS SerialNumber: "[\w+=/:,.@-]*", 9 to 256 characters (STS API reference, GetSessionToken).
-SERIAL_RE = re.compile(r"[\w+=/:,.@-]{9,256}\Z", re.ASCII)
-ROLE_ARN_RE = re.compile(r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z", re.ASCII)
-SESSION_NAME_RE = re.compile(r"[\w+=,.@-]{2,64}\Z", re.ASCII)
+SERIAL_RE = r"[\w+=/:,.@-]{9,256}"
+ROLE_ARN_RE = r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"
+SESSION_NAME_RE = r"[\w+=,.@-]{2,64}"
 
 
-def home_path(path: Path) -> str:
+def matches(pattern: str, text: str) -> bool:
+    """The whole of text matches pattern, with ASCII-only \\w and \\d, as AWS means them."""
+    return re.fullmatch(pattern, text, re.ASCII) is not None
+
+
+def home_path(path: str | os.PathLike[str]) -> str:
     """A path as the user would type it, for messages: ~ for the home directory."""
     home = os.path.expanduser("~")
     text = str(path)
@@ -35,17 +41,16 @@ def home_path(path: Path) -> str:
     return text
 
 
-def credentials_file() -> Path:
-    return Path(
-        os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
-    )
+# Paths are plain strings here: pathlib costs the cached path ~2 ms of imports.
+def credentials_file() -> str:
+    return os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
 
 
-def config_file() -> Path:
-    return Path(os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"))
+def config_file() -> str:
+    return os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config")
 
 
-def _read_ini(path: Path) -> dict[str, dict[str, str]]:
+def _read_ini(path: str) -> dict[str, dict[str, str]]:
     """Sections of an AWS file the way botocore's raw_config_parse reads them; missing = empty."""
     parser = configparser.RawConfigParser()
     try:
@@ -65,8 +70,7 @@ def _read_ini(path: Path) -> dict[str, dict[str, str]]:
     return {name: dict(parser.items(name)) for name in parser.sections()}
 
 
-@dataclass(frozen=True)
-class AwsFiles:
+class AwsFiles(NamedTuple):
     """Profiles from the credentials file and the config file (config's `[profile x]` -> x)."""
 
     credentials: Mapping[str, Mapping[str, str]]
@@ -99,13 +103,15 @@ class AwsFiles:
         return sorted(set(self.credentials) | set(self.config))
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Where the long-term keys come from: a named profile, or keys in the environment."""
 
     profile: str | None
     access_key_id: str | None = None
-    secret_access_key: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = None
+
+    def __repr__(self) -> str:  # never the secret, should a Source reach a traceback
+        return f"Source(profile={self.profile!r}, access_key_id={self.access_key_id!r})"
 
     @property
     def label(self) -> str:
@@ -121,8 +127,7 @@ class Source:
         return f"profile {self.profile!r}"
 
 
-@dataclass(frozen=True)
-class Role:
+class Role(NamedTuple):
     arn: str
     session_name: str
     external_id: str | None = None
@@ -130,8 +135,7 @@ class Role:
     profile: str | None = None  # the role profile it came from, if any
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     source: Source
     serial: str | None  # as configured; None means: discover it through IAM
     duration: int
@@ -158,7 +162,7 @@ def parse_duration(text: str, where: str) -> int:
 
 
 def check_code(code: str) -> str:
-    if not CODE_RE.match(code):
+    if not matches(CODE_RE, code):
         raise UsageError(f"the MFA code must be six digits, not {code!r}")
     return code
 
@@ -169,7 +173,7 @@ def check_serial(serial: str, where: str) -> str:
             f"{where} names a U2F/FIDO security key, which STS cannot use; "
             "use a virtual or hardware TOTP device"
         )
-    if not SERIAL_RE.match(serial):
+    if not matches(SERIAL_RE, serial):
         raise UsageError(
             f"{where} is not an MFA device serial: expected arn:aws:iam::ACCOUNT:mfa/NAME "
             f"or a hardware serial, got {serial!r}"
@@ -187,7 +191,7 @@ def split_positionals(args: tuple[str, ...]) -> tuple[str | None, str | None]:
     if len(args) == 2:
         return args[0], check_code(args[1])
     if len(args) == 1:
-        if CODE_RE.match(args[0]):
+        if matches(CODE_RE, args[0]):
             return None, args[0]
         if args[0].isdigit():
             raise UsageError(
@@ -241,7 +245,7 @@ def _role_from_profile(files: AwsFiles, name: str) -> tuple[Role | None, str]:
         break
     source = seen[-1] if len(seen) > 1 else name
     arn = files.get(name, "role_arn") or ""
-    if not ROLE_ARN_RE.match(arn):
+    if not matches(ROLE_ARN_RE, arn):
         raise ConfigError(f"role_arn of profile {name!r} is not a role ARN: {arn!r}")
     session_name = files.get(name, "role_session_name") or default_session_name()
     duration = files.get(name, "duration_seconds")
@@ -334,7 +338,7 @@ def resolve(
         )
 
     if role_arn is not None:
-        if not ROLE_ARN_RE.match(role_arn):
+        if not matches(ROLE_ARN_RE, role_arn):
             raise UsageError(
                 f"--role-arn must look like arn:aws:iam::ACCOUNT:role/NAME, not {role_arn!r}"
             )
@@ -345,12 +349,12 @@ def resolve(
         )
     elif role is not None:
         if role_session_name:
-            role = Role(role.arn, role_session_name, role.external_id, role.duration, role.profile)
+            role = role._replace(session_name=role_session_name)
         if duration is not None:
-            role = Role(role.arn, role.session_name, role.external_id, seconds, role.profile)
+            role = role._replace(duration=seconds)
     elif role_session_name:
         raise UsageError("--role-session-name needs a role: give --role-arn or a role profile")
-    if role is not None and not SESSION_NAME_RE.match(role.session_name):
+    if role is not None and not matches(SESSION_NAME_RE, role.session_name):
         raise UsageError(
             f"role session name {role.session_name!r} must be 2-64 of letters, digits and +=,.@_-"
         )

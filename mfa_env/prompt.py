@@ -8,7 +8,7 @@ import shlex
 import subprocess
 import sys
 
-from mfa_env.config import CODE_RE
+from mfa_env.config import CODE_RE, matches
 from mfa_env.errors import MfaEnvError, UsageError
 
 MFA_COMMAND_TIMEOUT = 60
@@ -70,7 +70,7 @@ def from_terminal(label: str) -> str:
                 sys.stderr.write("\n")
                 raise MfaEnvError("no MFA code entered (end of input)")
             code = line.strip().replace(" ", "")
-            if CODE_RE.match(code):
+            if matches(CODE_RE, code):
                 return code
             sys.stderr.write("mfa-env: the code must be six digits\n")
         raise UsageError("no valid six-digit MFA code entered")
