@@ -74,11 +74,13 @@ class Output(NamedTuple):
     tty: bool
 
     def fail_statement(self) -> str:
-        # stdout is a terminal or another format: nothing to make fail.
+        # stdout is a terminal, another format, or exec mode's child's: nothing to make fail.
         return self.shell.fail if self.fmt == "shell" and not self.tty else ""
 
 
-def _output(fmt: str, shell_name: str | None) -> tuple[Output, str | None]:
+def _output(fmt: str, shell_name: str | None, exec_mode: bool = False) -> tuple[Output, str | None]:
+    if exec_mode:  # stdout belongs to the command: no statements, no shell to detect
+        return Output(fmt="exec", shell=shells.lookup("sh"), tty=sys.stdout.isatty()), None
     detected = shells.detect(shell_name or os.environ.get("MFA_ENV_SHELL"))
     shell = shells.lookup(detected.name)
     tty = sys.stdout.isatty()
@@ -217,12 +219,12 @@ class Run:
 
     def main(self) -> None:
         fmt = self.opt("fmt") or "shell"
-        self.output, hint = _output(fmt, self.opt("shell_name"))
+        self.output, hint = _output(fmt, self.opt("shell_name"), bool(self.exec_argv))
         if self.flag("status"):
             return self.status()
         if self.flag("unset"):
             return self.unset()
-        if hint and fmt == "shell" and not self.exec_argv:
+        if hint and fmt == "shell":
             _say(hint)
         user, code = config.split_positionals(tuple(self.opts.get("args") or ()))  # type: ignore[arg-type]
         if self.exec_argv and os.environ.get(SESSION_MARKER) and not self.flag("refresh"):
@@ -279,13 +281,20 @@ class Run:
             self._store(self._role_key(settings, serial), creds)
             return creds, f"new session for role {role.arn}"
 
-        mfa, how, serial = self._mfa_session(settings, serial, code)
+        # A role is assumed with the MFA session, which must outlive AssumeRole's 15-minute minimum.
+        floor = config.MIN_DURATION + 60 if role is not None else 0
+        mfa, how, serial = self._mfa_session(settings, serial, code, floor)
         if role is None:
             return mfa, how
         from mfa_env import sts
 
         duration = role.duration or config.ROLE_CHAIN_MAX
-        left = int(mfa.seconds_left(self.now))
+        left = int(mfa.seconds_left(self.now)) - 60
+        if left < duration:
+            _say(
+                f"note: the role session is capped at {_relative(left)}, when the MFA session "
+                "it is assumed with ends; --refresh gets a new MFA session first"
+            )
         creds = sts.assume_role(
             sts.with_session(mfa, settings.region), settings.source, role, min(duration, left)
         )
@@ -297,8 +306,9 @@ class Run:
         role = f"{settings.role.arn}#{settings.role.session_name}#{settings.role.external_id or ''}"
         return cache.SessionKey(settings.source.label, serial, role)
 
-    def _cached(self, key: cache.SessionKey) -> Credentials | None:
-        min_ttl = int(self.opts.get("min_ttl") or 0)  # type: ignore[call-overload]
+    def _cached(self, key: cache.SessionKey, floor: int = 0) -> Credentials | None:
+        """A cached session with more than --min-ttl (and at least `floor` seconds) left."""
+        min_ttl = max(floor, int(self.opts.get("min_ttl") or 0))  # type: ignore[call-overload]
         cached = cache.load_session(key)
         if cached and cached.seconds_left(self.now) > min_ttl:
             self.debug(f"cache hit {key.path()} ({_mask(cached.access_key_id)})")
@@ -345,11 +355,11 @@ class Run:
         return prompt.get_code(code, command, serial)
 
     def _mfa_session(
-        self, settings: config.Settings, serial: str | None, code: str | None
+        self, settings: config.Settings, serial: str | None, code: str | None, floor: int = 0
     ) -> tuple[Credentials, str, str]:
         """The MFA session (GetSessionToken): cached, or new with a code."""
         if serial is not None and not self.flag("no_cache") and not self.flag("refresh"):
-            cached = self._cached(cache.SessionKey(settings.source.label, serial))
+            cached = self._cached(cache.SessionKey(settings.source.label, serial), floor)
             if cached:
                 return cached, f"reused the cached session for {settings.source.describe}", serial
         from mfa_env import sts
@@ -358,7 +368,7 @@ class Run:
         aws, serial = self._connect(settings, serial)
         if not known and not self.flag("no_cache") and not self.flag("refresh"):
             # The serial was just found through IAM: a session for it may be cached already.
-            cached = self._cached(cache.SessionKey(settings.source.label, serial))
+            cached = self._cached(cache.SessionKey(settings.source.label, serial), floor)
             if cached:
                 return cached, f"reused the cached session for {settings.source.describe}", serial
         code = self._code(code, serial)

@@ -193,3 +193,27 @@ def test_store_and_load_round_trip_keeps_an_aware_utc_expiry(isolate: Path):
 def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="naive"):
         Credentials("a", "b", "c", datetime(2030, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("environ", "code", "words"),
+    [
+        (
+            {"AWS_SESSION_TOKEN": "t", "AWS_CREDENTIAL_EXPIRATION": "2999-01-01T00:00:00Z"},
+            0,
+            "valid until",
+        ),
+        (
+            {"AWS_SESSION_TOKEN": "t", "AWS_CREDENTIAL_EXPIRATION": "2001-01-01T00:00:00Z"},
+            1,
+            "expired",
+        ),
+        ({"AWS_SESSION_TOKEN": "t", "AWS_CREDENTIAL_EXPIRATION": "soon"}, 1, "not a time"),
+        ({}, 1, "no session"),
+    ],
+)
+def test_status_reports_the_session_in_the_environment(environ, code, words):
+    done = mfa_env("--status", env={**os.environ, **environ})
+    assert done.returncode == code
+    assert words in done.stderr
+    assert done.stdout == ""

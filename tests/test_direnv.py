@@ -1,0 +1,114 @@
+"""direnv end to end: `direnv allow`, then `direnv exec` gets the cached session with no prompt."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, IamUser, free_port, mfa_env, require
+
+
+@pytest.fixture
+def bin_dir(tmp_path: Path) -> Path:
+    """`mfa-env` on PATH as a user has it, running this checkout's code."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    launcher = bindir / "mfa-env"
+    launcher.write_text(f'#!/bin/sh\nexec {sys.executable} -m mfa_env "$@"\n')
+    launcher.chmod(0o755)
+    return bindir
+
+
+def _direnv(project: Path, bindir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", **env}
+    return subprocess.run(
+        [require("direnv"), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        start_new_session=True,  # no terminal: nothing can prompt
+    )
+
+
+def _project(tmp_path: Path, envrc: str) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".envrc").write_text(envrc)
+    return project
+
+
+@pytest.mark.parametrize("login_shell", ["bash", "fish"])
+def test_envrc_gets_the_cached_session_with_no_prompt(
+    user: IamUser, tmp_path: Path, bin_dir: Path, login_shell: str
+):
+    first = mfa_env(user.name, "123456", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    project = _project(tmp_path, f'eval "$(mfa-env {user.name})"\n')
+    assert _direnv(project, bin_dir, "allow", str(project)).returncode == 0
+    done = _direnv(
+        project,
+        bin_dir,
+        "exec",
+        str(project),
+        "printenv",
+        "AWS_SESSION_TOKEN",
+        SHELL=shutil.which(login_shell) or login_shell,
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",  # the network is gone
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in first.stdout
+    assert "reused the cached session" in done.stderr
+
+
+def test_empty_cache_and_no_terminal_fails_promptly_with_one_line(
+    user: IamUser, tmp_path: Path, bin_dir: Path
+):
+    project = _project(tmp_path, f'eval "$(mfa-env {user.name})"\n')
+    _direnv(project, bin_dir, "allow", str(project))
+    start = time.monotonic()
+    done = _direnv(project, bin_dir, "exec", str(project), "printenv", "AWS_SESSION_TOKEN")
+    assert time.monotonic() - start < 10
+    assert done.returncode != 0
+    assert "mfa-env: error: no MFA code given and no terminal" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_use_mfa_env_helper_watches_the_cache(user: IamUser, tmp_path: Path, bin_dir: Path):
+    rc_dir = Path(os.environ["XDG_CONFIG_HOME"]) / "direnv"
+    rc_dir.mkdir(parents=True)
+    shutil.copy(ROOT / "contrib" / "direnvrc", rc_dir / "direnvrc")
+    project = _project(tmp_path, f"use mfa_env {user.name} 123456\n")
+    _direnv(project, bin_dir, "allow", str(project))
+    done = _direnv(project, bin_dir, "exec", str(project), "printenv", "AWS_SESSION_TOKEN")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()
+    # As in a terminal: load the .envrc once, then direnv reloads it at a prompt only when a
+    # watched file changed. A refresh elsewhere rewrites an entry in the cache directory.
+    cache_dir = Path(os.environ["XDG_CACHE_HOME"]) / "mfa-env"
+    script = f"""
+        eval "$(direnv export bash)"
+        test -n "$AWS_SESSION_TOKEN" || exit 3
+        test -z "$(direnv export bash)" || exit 4   # nothing changed: no reload
+        touch -d "@$(( $(date +%s) + 5 ))" {cache_dir}
+        test -n "$(direnv export bash)" || exit 5   # the cache changed: reload
+    """
+    environ = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    shell = subprocess.run(
+        [require("bash"), "--norc", "-c", script],
+        cwd=project,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert shell.returncode == 0, shell.stderr
