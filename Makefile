@@ -35,5 +35,9 @@ test: lint pytest
 demo: venv
 	bash scripts/demo.sh
 
+# Whole-process times against a local moto server; installs awsume and aws-mfa under .bench/.
+bench: venv
+	$(PY) benchmarks/bench.py --peers
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .bench build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

@@ -1,17 +1,19 @@
-"""Whole-process times of mfa-env's paths, next to the import floor and a bare boto3 script.
+"""Whole-process times of mfa-env's paths, next to the import floor, a bare boto3 script and peers.
 
-    python benchmarks/bench.py [--runs 30]          (make bench)
+    make bench                      # = python benchmarks/bench.py --peers
+    python benchmarks/bench.py [--runs 30] [--peers]
 
-Starts its own moto server on 127.0.0.1 and works in a throw-away HOME. awsume and aws-mfa are
-measured too when they are on PATH, against the same emulator. Prints a Markdown table: the median
-and the 10th-90th percentile spread of wall-clock time per run, and each median's ratio to the
+mfa-env is measured as users run it: a regular (not editable) install in its own venv under
+.bench/, the way pipx installs it; the import floor runs in that same venv. With --peers, awsume
+and aws-mfa are installed into .bench/peers and measured on their cached paths against the same
+emulator (a moto server this script starts on 127.0.0.1, in a throw-away HOME). Prints a Markdown
+table: median and 10th-90th percentile of wall-clock time per run, and each median's ratio to the
 import floor (`python -c 'import click, shellingham'`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
 import shutil
@@ -24,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+BENCH = ROOT / ".bench"
 
 
 def _free_port() -> int:
@@ -43,13 +45,23 @@ def _wait(port: int) -> None:
     raise SystemExit("moto server did not start")
 
 
-def _time(argv: list[str], env: dict[str, str], runs: int, shell: bool = False) -> list[float]:
+def _venv(path: Path, *packages: str, refresh: str | None = None) -> Path:
+    """A venv at path with packages installed; `refresh` is reinstalled on every call."""
+    python = path / "bin" / "python"
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([*pip, *packages], check=True)
+    if refresh:
+        subprocess.run([*pip, "--no-deps", "--force-reinstall", refresh], check=True)
+    return path / "bin"
+
+
+def _time(argv: list[str], env: dict[str, str], runs: int, stdin: bytes = b"") -> list[float]:
     samples = []
     for i in range(runs + 2):
         start = time.perf_counter()
-        done = subprocess.run(
-            argv, env=env, capture_output=True, stdin=subprocess.DEVNULL, shell=shell
-        )
+        done = subprocess.run(argv, env=env, capture_output=True, input=stdin)
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"{argv} failed: {done.stderr.decode()[-500:]}")
@@ -65,17 +77,41 @@ def _row(name: str, samples: list[float], floor: float | None) -> str:
     return f"| {name} | {median:.1f} ms | {q[0]:.1f}-{q[-1]:.1f} ms | {ratio} |"
 
 
+def _setup(home: Path, env: dict[str, str]) -> str:
+    """An IAM user in moto whose keys are [default] (mfa-env, awsume) and [bench-long-term]
+    (aws-mfa's convention); returns the MFA serial."""
+    script = """
+import boto3, sys
+iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="a")
+iam.create_user(UserName="bench")
+key = iam.create_access_key(UserName="bench")["AccessKey"]
+device = iam.create_virtual_mfa_device(VirtualMFADeviceName="bench")["VirtualMFADevice"]
+serial = device["SerialNumber"]
+iam.enable_mfa_device(UserName="bench", SerialNumber=serial, AuthenticationCode1="123456",
+                      AuthenticationCode2="654321")
+keys = (f"aws_access_key_id = {key['AccessKeyId']}\\n"
+        f"aws_secret_access_key = {key['SecretAccessKey']}\\n")
+aws = sys.argv[1] + "/.aws"
+open(aws + "/credentials", "w").write(
+    f"[default]\\n{keys}[bench-long-term]\\n{keys}aws_mfa_device = {serial}\\n")
+open(aws + "/config", "w").write(f"[default]\\nmfa_serial = {serial}\\n")
+print(serial)
+"""
+    (home / ".aws").mkdir(mode=0o700)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(home)], env=env, check=True, capture_output=True
+    )
+    return done.stdout.decode().strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--peers", action="store_true", help="install and measure awsume, aws-mfa")
     args = parser.parse_args()
 
-    spec = importlib.util.spec_from_file_location("demo_aws", ROOT / "scripts" / "demo_aws.py")
-    assert spec is not None
-    assert spec.loader is not None
-    demo_aws = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo_aws)
-
+    bin_dir = _venv(BENCH / "venv", str(ROOT), refresh=str(ROOT))
+    peers_dir = _venv(BENCH / "peers", "awsume", "aws-mfa") if args.peers else None
     home = Path(tempfile.mkdtemp(prefix="mfa-env-bench-"))
     port = _free_port()
     moto = subprocess.Popen(
@@ -86,60 +122,84 @@ def main() -> None:
     try:
         _wait(port)
         env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MFA_ENV_", "XDG_"))
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "MFA_ENV_", "XDG_", "DIRENV_"))
         }
         env.update(HOME=str(home), AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
-        os.environ.update(env)
-        demo_aws.setup("bench-user")
-        serial = "arn:aws:iam::123456789012:mfa/bench-user"
-        mfa_env = (
-            [str(BIN / "mfa-env")]
-            if (BIN / "mfa-env").exists()
-            else [sys.executable, "-m", "mfa_env"]
-        )
+        serial = _setup(home, env)
+        mfa_env = str(bin_dir / "mfa-env")
+        python = str(bin_dir / "python")
         subprocess.run(
-            [*mfa_env, "bench-user", "123456", "-s", "bash"],
-            env=env,
-            check=True,
-            capture_output=True,
+            [mfa_env, "bench", "123456", "-s", "bash"], env=env, check=True, capture_output=True
         )
         bare = (
             "import boto3; boto3.client('sts', region_name='us-east-1').get_session_token("
             f"SerialNumber='{serial}', TokenCode='123456', DurationSeconds=43200)"
         )
-        cases: list[tuple[str, list[str], bool]] = [
-            (
-                "import floor: python -c 'import click, shellingham'",
-                [sys.executable, "-c", "import click, shellingham"],
-                False,
-            ),
-            ("mfa-env, cache hit (--shell bash)", [*mfa_env, "bench-user", "-s", "bash"], False),
-            ("mfa-env, cache hit (shell detected)", [*mfa_env, "bench-user"], False),
-            ("mfa-env --status", [*mfa_env, "--status"], False),
-            (
-                "mfa-env, new session (--no-cache)",
-                [*mfa_env, "bench-user", "123456", "--no-cache", "-s", "bash"],
-                False,
-            ),
-            ("bare boto3 GetSessionToken script", [sys.executable, "-c", bare], False),
-        ]
         status_env = {
             **env,
             "AWS_SESSION_TOKEN": "x",
             "AWS_CREDENTIAL_EXPIRATION": "2999-01-01T00:00:00Z",
         }
-        for peer, argv in (("awsume", ["awsume", "-s", "mfa"]), ("aws-mfa", ["aws-mfa"])):
-            if shutil.which(peer):
-                cases.append((f"{peer}, cached", argv, False))
+        cases: list[tuple[str, list[str], dict[str, str], bytes]] = [
+            (
+                "import floor: python -c 'import click, shellingham'",
+                [python, "-c", "import click, shellingham"],
+                env,
+                b"",
+            ),
+            (
+                "mfa-env USER, cache hit, in direnv",
+                [mfa_env, "bench"],
+                {**env, "DIRENV_IN_ENVRC": "1"},
+                b"",
+            ),
+            ("mfa-env USER, cache hit, --shell bash", [mfa_env, "bench", "-s", "bash"], env, b""),
+            ("mfa-env USER, cache hit, shell detected", [mfa_env, "bench"], env, b""),
+            ("mfa-env --status", [mfa_env, "--status"], status_env, b""),
+            (
+                "mfa-env USER CODE, new session (--no-cache)",
+                [mfa_env, "bench", "123456", "--no-cache", "-s", "bash"],
+                env,
+                b"",
+            ),
+            ("bare boto3 GetSessionToken script", [python, "-c", bare], env, b""),
+        ]
+        if peers_dir is not None:
+            peer_env = {**env, "AWS_DEFAULT_REGION": "us-east-1"}  # aws-mfa fails without one
+            subprocess.run(
+                [str(peers_dir / "awsumepy"), "default", "--mfa-token", "123456"],
+                env=peer_env,
+                check=True,
+                capture_output=True,
+            )
+            subprocess.run(
+                [str(peers_dir / "aws-mfa"), "--profile", "bench"],
+                env=peer_env,
+                input=b"123456\n",
+                check=True,
+                capture_output=True,
+            )
+            cases += [
+                ("awsume, cached", [str(peers_dir / "awsumepy"), "default"], peer_env, b""),
+                (
+                    "aws-mfa, cached",
+                    [str(peers_dir / "aws-mfa"), "--profile", "bench"],
+                    peer_env,
+                    b"",
+                ),
+            ]
         print(
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}; {args.runs} runs each\n"
+            f"{platform.release()}, Python {platform.python_version()}; "
+            f"{args.runs} runs each, after 2 warm-up runs\n"
         )
         print("| case | median | p10-p90 | vs floor |")
         print("| --- | --- | --- | --- |")
         floor = None
-        for name, argv, shell in cases:
-            samples = _time(argv, status_env if "--status" in argv else env, args.runs, shell)
+        for name, argv, case_env, stdin in cases:
+            samples = _time(argv, case_env, args.runs, stdin)
             print(_row(name, samples, floor), flush=True)
             if floor is None:
                 floor = statistics.median(samples)

@@ -218,10 +218,10 @@ class Run:
             _say(f"debug: {message}")
 
     def main(self) -> None:
+        if self.flag("status"):  # a report on stderr: no statements, so no shell to detect
+            return self.status()
         fmt = self.opt("fmt") or "shell"
         self.output, hint = _output(fmt, self.opt("shell_name"), bool(self.exec_argv))
-        if self.flag("status"):
-            return self.status()
         if self.flag("unset"):
             return self.unset()
         if hint and fmt == "shell":
