@@ -11,7 +11,7 @@ import click
 
 from mfa_env import __version__, cache, config, shells
 from mfa_env.credentials import ENV_NAMES, STALE_NAMES, Credentials, parse_rfc3339
-from mfa_env.errors import MfaEnvError, UsageError
+from mfa_env.errors import AwsError, MfaEnvError, UsageError
 
 FORMATS = ("shell", "json", "dotenv")
 SHELL_NAMES = tuple(shells.SHELLS)
@@ -277,7 +277,9 @@ class Run:
             code = self._code(code, serial)
             from mfa_env import sts
 
-            creds = sts.assume_role(aws, settings.source, role, role.duration, serial, code)
+            creds = self._live(
+                sts.assume_role(aws, settings.source, role, role.duration, serial, code)
+            )
             self._store(self._role_key(settings, serial), creds)
             return creds, f"new session for role {role.arn}"
 
@@ -295,11 +297,23 @@ class Run:
                 f"note: the role session is capped at {_relative(left)}, when the MFA session "
                 "it is assumed with ends; --refresh gets a new MFA session first"
             )
-        creds = sts.assume_role(
-            sts.with_session(mfa, settings.region), settings.source, role, min(duration, left)
+        creds = self._live(
+            sts.assume_role(
+                sts.with_session(mfa, settings.region), settings.source, role, min(duration, left)
+            )
         )
         self._store(self._role_key(settings, serial), creds)
         return creds, f"new session for role {role.arn} (from the MFA session)"
+
+    def _live(self, creds: Credentials) -> Credentials:
+        """A new session that is already over means the clocks disagree: never hand it out."""
+        if creds.seconds_left(self.now) <= 0:
+            raise AwsError(
+                f"STS returned a session that has already expired "
+                f"({creds.expiration:%Y-%m-%d %H:%M} UTC); your clock is far off: sync it "
+                "(e.g. 'timedatectl set-ntp true') and try again"
+            )
+        return creds
 
     def _role_key(self, settings: config.Settings, serial: str) -> cache.SessionKey:
         assert settings.role is not None
@@ -372,7 +386,9 @@ class Run:
             if cached:
                 return cached, f"reused the cached session for {settings.source.describe}", serial
         code = self._code(code, serial)
-        creds = sts.get_session_token(aws, settings.source, serial, code, settings.duration)
+        creds = self._live(
+            sts.get_session_token(aws, settings.source, serial, code, settings.duration)
+        )
         self._store(cache.SessionKey(settings.source.label, serial), creds)
         return creds, f"new session for {settings.source.describe}", serial
 

@@ -60,6 +60,16 @@ def _read_ini(path: str) -> dict[str, dict[str, str]]:
         return {}
     except IsADirectoryError:
         raise ConfigError(f"{home_path(path)} is a directory, not an AWS file") from None
+    except configparser.MissingSectionHeaderError as exc:
+        if exc.line.startswith("\ufeff"):
+            raise ConfigError(
+                f"{home_path(path)} starts with a UTF-8 byte-order mark, which botocore cannot "
+                "read; save it without the mark"
+            ) from None
+        raise ConfigError(
+            f"cannot parse {home_path(path)} (line {exc.lineno} comes before any [section]); "
+            "fix or remove it"
+        ) from None
     except (configparser.Error, UnicodeDecodeError) as exc:
         detail = str(exc).splitlines()[0].rstrip(":")
         raise ConfigError(

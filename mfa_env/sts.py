@@ -153,9 +153,11 @@ def _translate(action: str, source: Source) -> Iterator[None]:
             f"no AWS credentials found for {source.describe}; add long-term keys with "
             "'aws configure', or pass --profile"
         ) from None
-    except (ResponseParserError, bex.IncompleteReadError) as exc:
+    except (ResponseParserError, bex.IncompleteReadError):
+        # Not the parser's text: it quotes the body, which may hold part of a secret.
         raise AwsError(
-            f"{action}: the endpoint sent a malformed answer ({_one_line(exc)[:120]})"
+            f"{action}: the endpoint sent a malformed or incomplete answer, not AWS's XML; "
+            "check the proxy or AWS_ENDPOINT_URL"
         ) from None
     except bex.BotoCoreError as exc:
         raise AwsError(f"{action}: {_one_line(exc)}") from None
