@@ -4,8 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian's packages of the shells the tests evaluate our output in.
 DEBIAN_SHELLS := zsh fish ksh tcsh dash direnv elvish xonsh
+# From npm, pinned: `from nuon` and `load-env` are what the nushell output is tested against.
+NUSHELL_VERSION := 0.115.1
+TOOLS := .tools
 
-.PHONY: test lint pytest demo shells venv fuzz bench clean
+.PHONY: test lint pytest demo shells venv fuzz bench completions clean
 
 venv: $(VENV)/.installed
 
@@ -15,6 +18,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Installs the missing shells with apt-get when running as root; elsewhere says what is missing.
+# nushell is not in Debian: npm's `nushell` package ships the real `nu` binary (linux-x64,
+# linux-arm64, …) and goes into .tools/ (gitignored), where tests/conftest.py's require() looks.
 shells:
 	@missing=""; for s in $(DEBIAN_SHELLS); do command -v $$s >/dev/null 2>&1 || missing="$$missing $$s"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -22,6 +27,16 @@ shells:
 	  echo "installing:$$missing"; \
 	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else echo "missing shells:$$missing (tests that need them are skipped; CI=true fails them)"; fi
+	@if grep -qs '"version": "$(NUSHELL_VERSION)"' $(TOOLS)/node_modules/nushell/package.json; then exit 0; fi; \
+	if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing: npm"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	fi; \
+	if command -v npm >/dev/null; then \
+	  echo "installing: nushell $(NUSHELL_VERSION) into $(TOOLS)/"; \
+	  npm install --prefix $(TOOLS) --no-save --include=optional --no-audit --no-fund --loglevel=error \
+	    nushell@$(NUSHELL_VERSION) >/dev/null; \
+	else echo "missing shells: nu, and npm to install it (tests that need it are skipped; CI=true fails them)"; fi
 
 lint: venv
 	$(VENV)/bin/ruff check mfa_env tests scripts benchmarks
@@ -34,6 +49,12 @@ test: lint pytest
 
 demo: venv
 	bash scripts/demo.sh
+
+# click writes each shell's completion script; tests/test_completions.py checks they are current.
+completions: venv
+	for pair in bash:bash zsh:zsh fish:fish powershell:ps1; do \
+	  _MFA_ENV_COMPLETE=$${pair%%:*}_source $(VENV)/bin/mfa-env > completions/mfa-env.$${pair##*:} || exit 1; \
+	done
 
 # Whole-process times against a local moto server; installs awsume and aws-mfa under .bench/.
 bench: venv

@@ -87,6 +87,15 @@ def _output(fmt: str, shell_name: str | None, exec_mode: bool = False) -> tuple[
     return Output(fmt=fmt, shell=shell, tty=tty), detected.hint
 
 
+def _profiles(incomplete: str) -> list[str]:
+    """Profile names from the AWS files, for Tab completion; a broken file completes nothing."""
+    try:
+        names = config.AwsFiles.load().names()
+    except MfaEnvError:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
 class _Command(click.Command):
     """Everything after the first `--` is the command to run in exec mode."""
 
@@ -106,7 +115,13 @@ class _Command(click.Command):
     epilog=EPILOG,
 )
 @click.argument("args", nargs=-1, metavar="[USER] [CODE] [-- COMMAND [ARG]...]")
-@click.option("-p", "--profile", metavar="NAME", help="Profile with the long-term keys to use.")
+@click.option(
+    "-p",
+    "--profile",
+    metavar="NAME",
+    shell_complete=lambda _ctx, _param, incomplete: _profiles(incomplete),
+    help="Profile with the long-term keys to use.",
+)
 @click.option("--serial", metavar="ARN", help="MFA device serial (else mfa_serial, else IAM).")
 @click.option(
     "-d", "--duration", metavar="SECONDS", help="Session length, 900 to 129600 (default 43200)."
@@ -133,6 +148,7 @@ class _Command(click.Command):
     "-w",
     "--write-profile",
     metavar="NAME",
+    shell_complete=lambda _ctx, _param, incomplete: _profiles(incomplete),
     help="Also store the session as [NAME] in the credentials file.",
 )
 @click.option("--role-arn", metavar="ARN", help="Assume this role with the MFA session.")
