@@ -89,7 +89,8 @@ def test_fish_offers_the_completions(on_path: dict[str, str]):
             require("fish"),
             "--no-config",
             "-c",
-            f"source {script}; complete -C 'mfa-env --sh'; echo ---; complete -C 'mfa-env --shell f'",
+            f"source {script}; complete -C 'mfa-env --sh'; echo ---; "
+            "complete -C 'mfa-env --shell f'",
         ],
         env=on_path,
         capture_output=True,
