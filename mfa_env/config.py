@@ -72,6 +72,8 @@ def _read_ini(path: str) -> dict[str, dict[str, str]]:
         ) from None
     except (configparser.Error, UnicodeDecodeError) as exc:
         detail = str(exc).splitlines()[0].rstrip(":")
+        # "While reading from '/full/path' [line  8]: section 'x' already exists" -> "line 8: …"
+        detail = re.sub(r"While reading from .*? \[line\s+(\d+)\]: ", r"line \1: ", detail)
         raise ConfigError(
             f"cannot parse {home_path(path)} ({detail}); fix or remove the broken line"
         ) from None
