@@ -27,6 +27,8 @@ RECURSION_MARKER = "MFA_ENV_RESOLVING_SOURCE"
 CONNECT_TIMEOUT = 2
 READ_TIMEOUT = 3
 MAX_ATTEMPTS = 2
+# And a deadline for each call as a whole, retries included: two attempts at 2 + 3 s, backoff.
+CALL_DEADLINE = 12
 # STS answers in every region; us-east-1 is the global endpoint's home when none is configured.
 FALLBACK_REGION = "us-east-1"
 
@@ -192,8 +194,40 @@ def _client_error(action: str, code: str, message: str, source: Source) -> str:
     return f"{action}: {code}: {message}"
 
 
+class _DeadlinePassed(BaseException):
+    """Raised by the alarm. A BaseException, so no retry handler in botocore swallows it."""
+
+
+@contextmanager
+def _deadline(action: str, seconds: float) -> Iterator[None]:
+    """Bound a call as a whole: the read timeout restarts with every byte, so an endpoint that
+    drips its answer would otherwise hold the user's prompt forever."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach only the main thread; the socket timeouts still apply
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise _DeadlinePassed
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _DeadlinePassed:
+        raise AwsError(
+            f"{action}: the endpoint did not finish answering within {seconds:.0f} s; "
+            "check your network, proxy or AWS_ENDPOINT_URL"
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _call(action: str, source: Source, fn: Callable[..., T], **kwargs: Any) -> T:
-    with _translate(action, source):
+    with _deadline(action, CALL_DEADLINE), _translate(action, source):
         return fn(**kwargs)
 
 
@@ -218,8 +252,7 @@ def find_serial(aws: Aws, source: Source, user: str | None) -> Discovery:
             raise ConfigError(f"{source.describe} belongs to {arn}, not an IAM user; pass --serial")
     kwargs = {"UserName": user} if user else {}
     try:
-        with _translate("ListMFADevices", source):
-            devices = iam.list_mfa_devices(**kwargs)["MFADevices"]
+        devices = _call("ListMFADevices", source, iam.list_mfa_devices, **kwargs)["MFADevices"]
     except AwsError as exc:
         raise AwsError(
             f"{exc}; or skip the lookup: pass --serial ARN, or set mfa_serial in the profile"

@@ -396,6 +396,15 @@ CASES = [
         replies={"GetCallerIdentity": hostile.Reply(hang=30)},
     ),
     Case(
+        "endpoint-drips",
+        ["123456"],
+        1,
+        "did not finish answering within 12 s",
+        "the endpoint answers a byte at a time and never finishes",
+        "check the network, proxy or `AWS_ENDPOINT_URL`",
+        replies={"GetCallerIdentity": hostile.Reply(200, b" " * 1000, drip=1.0)},
+    ),
+    Case(
         "throttled",
         ["123456"],
         1,

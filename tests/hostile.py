@@ -27,6 +27,7 @@ class Reply:
     body: bytes = b""
     hang: float = 0.0  # seconds to wait before answering (a silent endpoint)
     truncate: bool = False  # promise more bytes than are sent, then close
+    drip: float = 0.0  # seconds between single bytes of the body: an answer that never finishes
 
 
 def error(code: str, message: str, status: int = 403, ns: str = STS_NS) -> Reply:
@@ -118,8 +119,14 @@ def responder(replies: dict[str, Reply] | None = None) -> Iterator[Responder]:
                 promised = len(reply.body) * 2 if reply.truncate else len(reply.body)
                 self.send_header("Content-Length", str(promised))
                 self.end_headers()
-                self.wfile.write(reply.body)
-                self.wfile.flush()
+                if reply.drip:
+                    for byte in reply.body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(reply.drip)
+                else:
+                    self.wfile.write(reply.body)
+                    self.wfile.flush()
             except OSError:
                 pass  # the client gave up first; that is the case under test
             if reply.truncate:

@@ -52,6 +52,7 @@ def test_failure_is_clean(case: Case, isolate: Path, tmp_path: Path):
     assert "Traceback" not in done.stderr
     assert LONG_TERM_SECRET not in done.stderr
     assert done.stdout == case.stdout
+    # The documented bound: each call has CALL_DEADLINE (12 s) as a whole, retries included.
     assert elapsed < 15, f"took {elapsed:.1f} s"
     after = snapshot(isolate)
     if case.keeps_session:

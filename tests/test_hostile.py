@@ -1,0 +1,66 @@
+"""An endpoint that returns credential values built to break quoting: the session still comes out
+exactly, in every real shell, and nothing in it ever runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import hostile
+from tests.error_matrix import keys
+from tests.shellrun import READERS, eval_in_shell
+
+MARKER = "mfa_env_pwned"
+NASTY = {
+    "key": "ASIA'$(touch mfa_env_pwned)'",
+    "secret": "s3cr3t\"`touch mfa_env_pwned`\\'\u2019; touch mfa_env_pwned #",
+    "token": "tok\nen;$HOME|%PATH%!x^&{touch mfa_env_pwned}\u2018\u201b",
+}
+
+
+def _run(url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mfa_env", "--no-cache", "123456", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AWS_ENDPOINT_URL": url},
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize("shell", sorted(READERS))
+def test_hostile_values_round_trip_or_are_refused(shell: str, isolate: Path, tmp_path: Path):
+    keys(isolate)
+    creds = hostile.credentials(NASTY["key"], NASTY["secret"], NASTY["token"])
+    with hostile.responder({"GetSessionToken": hostile.ok("GetSessionToken", creds)}) as server:
+        expected = json.loads(_run(server.url, "--format", "json").stdout)
+        done = _run(server.url, "--shell", shell)
+    assert (expected["AccessKeyId"], expected["SecretAccessKey"], expected["SessionToken"]) == (
+        NASTY["key"],
+        NASTY["secret"],
+        NASTY["token"],
+    )
+    if done.returncode != 0:
+        # A shell that cannot hold such a value says so, in one line, with nothing to evaluate
+        # but the failing statement.
+        assert done.returncode == 1
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "AWS_" in done.stderr
+        return
+    names = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+    got = eval_in_shell(shell, done.stdout, names, tmp_path)
+    assert got == {
+        "AWS_ACCESS_KEY_ID": NASTY["key"].encode(),
+        "AWS_SECRET_ACCESS_KEY": NASTY["secret"].encode(),
+        "AWS_SESSION_TOKEN": NASTY["token"].encode(),
+    }
+    assert not (tmp_path / MARKER).exists(), "a value was executed"
+    for secret in (NASTY["secret"], NASTY["token"]):
+        assert secret not in done.stderr
