@@ -167,7 +167,8 @@ def main() -> None:
             ("bare boto3 GetSessionToken script", [python, "-c", bare], env, b""),
         ]
         if peers_dir is not None:
-            peer_env = {**env, "AWS_DEFAULT_REGION": "us-east-1"}  # aws-mfa fails without one
+            # aws-mfa builds its STS client with no region, which fails once AWS_ENDPOINT_URL is set.
+            peer_env = {**env, "AWS_DEFAULT_REGION": "us-east-1"}
             subprocess.run(
                 [str(peers_dir / "awsumepy"), "default", "--mfa-token", "123456"],
                 env=peer_env,
