@@ -58,7 +58,7 @@ completions: venv
 
 # Whole-process times against a local moto server; installs awsume and aws-mfa under .bench/.
 bench: venv
-	$(PY) benchmarks/bench.py --peers
+	$(PY) benchmarks/bench.py --peers --write-readme
 
 clean:
 	rm -rf $(VENV) .bench build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

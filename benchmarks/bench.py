@@ -104,10 +104,21 @@ print(serial)
     return done.stdout.decode().strip()
 
 
+def _write_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    start, end = "<!-- benchmark:start -->\n", "<!-- benchmark:end -->\n"
+    head, _, rest = readme.read_text().partition(start)
+    _, _, tail = rest.partition(end)
+    readme.write_text(f"{head}{start}{table}{end}{tail}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--peers", action="store_true", help="install and measure awsume, aws-mfa")
+    parser.add_argument(
+        "--write-readme", action="store_true", help="also put the table into README.md"
+    )
     args = parser.parse_args()
 
     bin_dir = _venv(BENCH / "venv", str(ROOT), refresh=str(ROOT))
@@ -167,7 +178,7 @@ def main() -> None:
             ("bare boto3 GetSessionToken script", [python, "-c", bare], env, b""),
         ]
         if peers_dir is not None:
-            # aws-mfa builds its STS client with no region, which fails once AWS_ENDPOINT_URL is set.
+            # aws-mfa makes its STS client with no region: that fails once AWS_ENDPOINT_URL is set.
             peer_env = {**env, "AWS_DEFAULT_REGION": "us-east-1"}
             subprocess.run(
                 [str(peers_dir / "awsumepy"), "default", "--mfa-token", "123456"],
@@ -191,19 +202,24 @@ def main() -> None:
                     b"",
                 ),
             ]
-        print(
+        lines = [
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}; "
-            f"{args.runs} runs each, after 2 warm-up runs\n"
-        )
-        print("| case | median | p10-p90 | vs floor |")
-        print("| --- | --- | --- | --- |")
+            f"{args.runs} runs each, after 2 warm-up runs.",
+            "",
+            "| case | median | p10-p90 | vs floor |",
+            "| --- | --- | --- | --- |",
+        ]
+        print("\n".join(lines), flush=True)
         floor = None
         for name, argv, case_env, stdin in cases:
             samples = _time(argv, case_env, args.runs, stdin)
-            print(_row(name, samples, floor), flush=True)
+            lines.append(_row(name, samples, floor))
+            print(lines[-1], flush=True)
             if floor is None:
                 floor = statistics.median(samples)
+        if args.write_readme:
+            _write_readme("\n".join(lines) + "\n")
     finally:
         moto.terminate()
         moto.wait(timeout=10)
