@@ -123,6 +123,141 @@ def dotenv(assignments: Assignments) -> str:
     return "\n".join(lines) + "\n"
 
 
+# tcsh(1), "Lexical structure": inside '…' nothing is special but ' itself, ! and a newline.
+# History substitution ("History substitution") runs on every line tcsh reads, in scripts,
+# `source` and `eval` too (tcsh 6.24: 'x!y' fails with "y: Event not found"), so each ' and !
+# goes outside the quotes as \' or \!, which a backslash always makes literal. Refused:
+# - a newline: `eval "`mfa-env`"` splits the output into words at newlines ("Command
+#   substitution": within "…" only newlines force new words) and eval joins the words with
+#   spaces, so a newline would arrive as a space. That is also why every statement ends in ";".
+# - non-ASCII text: in a non-UTF-8 locale (LANG=C), tcsh 6.24 loses up to 15 bytes of
+#   backquoted output that holds bytes over 0x7f and runs past 4 KiB (seen here; with UTF-8 it
+#   is exact). AWS values are ASCII, and the renderer cannot know the user's locale.
+def tcsh(assignments: Assignments) -> str:
+    """tcsh and csh: `setenv K '…';` with ' and ! escaped outside the quotes."""
+    lines = []
+    for name, value in assignments.items():
+        _check(name, value, "tcsh")
+        if value is None:
+            lines.append(f"unsetenv {name};")
+            continue
+        if "\n" in value or not value.isascii():
+            what = "a newline" if "\n" in value else "non-ASCII text"
+            raise UnsafeValueError(
+                f'the value of {name} holds {what}, which tcsh\'s `eval "`…`"` cannot carry '
+                "exactly; use another shell or --format json"
+            )
+        quoted = value.replace("'", "'\\''").replace("!", "'\\!'")
+        lines.append(f"setenv {name} '{quoted}';")
+    return "\n".join(lines) + "\n"
+
+
+# cmd reads our lines with `for /f "delims=" %i in ('mfa-env …') do @%i`. FOR /F hands each
+# non-empty output line, whole ("delims=" turns tokenising off), to the body; lines starting
+# with the eol character ";" are skipped (`for /?`; ss64.com/nt/for_f.html). The body's %i is
+# put in after the body was parsed, so % & | < > ( ) in the line are plain characters there
+# (stackoverflow.com/questions/4094699, phases 1, 2 and 4), and & | < > ( ) stay so inside "…"
+# when the lines are run from a batch file. `set "K=V"` takes everything between the first "
+# and the last " (`set /?`; ss64.com/nt/set.html). tests/test_cmd.py models these rules.
+# Refused:
+# - " : it would end the quotes early in a batch file, where & and | would become operators;
+# - % : expanded when the lines are run from a batch file or through CALL;
+# - ! and ^ : with delayed expansion on (cmd /V:ON, setlocal EnableDelayedExpansion), !X! is
+#   expanded after %i is put in, and carets are consumed (phase 5); CALL doubles quoted carets
+#   (ss64.com/nt/call.html);
+# - control characters: FOR /F splits lines at LF and drops a CR before it; SPEC.md refuses
+#   the others for cmd too;
+# - non-ASCII text: FOR /F decodes the output in the console code page (OEM, e.g. 437), which
+#   is not what Python writes to a pipe on Windows (the ANSI code page);
+# - an empty value: `set "K="` removes K; cmd cannot hold an empty variable;
+# - a line over 8191 characters, the command line limit (Microsoft Learn, "Command prompt
+#   (Cmd.exe) command-line string limitation").
+_CMD_UNSAFE = frozenset('"%!^\x7f' + "".join(map(chr, range(0x20))))
+_CMD_MAX_LINE = 8191
+
+
+def cmd(assignments: Assignments) -> str:
+    """Windows cmd.exe: `set "K=V"` lines for FOR /F; values cmd would alter are refused."""
+    lines = []
+    for name, value in assignments.items():
+        _check(name, value, "cmd")
+        if value is None:
+            lines.append(f'set "{name}="')
+            continue
+        bad = next((c for c in value if c in _CMD_UNSAFE or c > "\x7f"), None)
+        if bad is not None or not value:
+            what = f"the character {bad!r}" if bad is not None else "an empty string"
+            raise UnsafeValueError(
+                f"the value of {name} holds {what}, which cmd cannot carry safely; "
+                "use PowerShell (--shell pwsh) or --format json"
+            )
+        line = f'set "{name}={value}"'
+        if len(line) > _CMD_MAX_LINE:
+            raise UnsafeValueError(
+                f"the value of {name} is longer than cmd's {_CMD_MAX_LINE}-character command "
+                "line; use PowerShell (--shell pwsh) or --format json"
+            )
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _nuon_string(value: str) -> str:
+    # A double-quoted NUON string: \" \\ and \u{…} are escapes (nushell book, "Working with
+    # strings"); every character outside printable ASCII is written as \u{…}, so the output
+    # is plain ASCII whatever the terminal or locale.
+    out = []
+    for c in value:
+        if c in '"\\':
+            out.append("\\" + c)
+        elif " " <= c <= "~":
+            out.append(c)
+        else:
+            out.append(f"\\u{{{ord(c):x}}}")
+    return '"' + "".join(out) + '"'
+
+
+def nu(assignments: Assignments) -> str:
+    """nushell: one NUON record for `from nuon | load-env`; data, never code.
+
+    A variable to remove is null: `load-env` cannot hide a variable, but nushell 0.98 and later
+    leave a null-valued variable out of the environment of every command they start (0.91 kept
+    the old value), and that environment is what the tools that read AWS_* see. `$env.K` is
+    then null rather than absent; `hide-env K` removes it from nushell's own view too.
+    """
+    items = []
+    for name, value in assignments.items():
+        _check(name, value, "nushell")
+        items.append(f'"{name}": {"null" if value is None else _nuon_string(value)}')
+    return "{" + ", ".join(items) + "}\n"
+
+
+def xonsh(assignments: Assignments) -> str:
+    """xonsh: `$K = '…'` with the value as a Python literal; ascii() escapes all but ASCII."""
+    lines = []
+    for name, value in assignments.items():
+        _check(name, value, "xonsh")
+        if value is None:
+            # `del $K` raises KeyError when K is not set; pop does not.
+            lines.append(f"${{...}}.pop({name!r}, None)")
+        else:
+            lines.append(f"${name} = {value!a}")
+    return "\n".join(lines) + "\n"
+
+
+def elvish(assignments: Assignments) -> str:
+    """elvish: inside '…' nothing is special but ', written '' (elvish language reference,
+    "Single-quoted string"); newlines included."""
+    lines = []
+    for name, value in assignments.items():
+        _check(name, value, "elvish")
+        if value is None:
+            lines.append(f"unset-env {name}")
+        else:
+            quoted = value.replace("'", "''")
+            lines.append(f"set-env {name} '{quoted}'")
+    return "\n".join(lines) + "\n"
+
+
 @dataclass(frozen=True)
 class Shell:
     """How to speak to one family of shells."""
@@ -141,6 +276,28 @@ _PWSH = Shell(
     "pwsh", pwsh, "throw 'mfa-env failed: see the message above'\n", "mfa-env … | Invoke-Expression"
 )
 
+# tcsh has no `false` builtin, but /bin/false is everywhere; `exit` would end the user's shell.
+_TCSH = Shell("tcsh", tcsh, "false\n", 'eval "`mfa-env …`"')
+# Run by FOR /F's body like any other line: a child cmd that exits 1 leaves ERRORLEVEL 1 behind
+# for `if errorlevel 1`. `exit /b 1` would close an interactive cmd (ss64.com/nt/exit.html); /d
+# skips the AutoRun commands of the registry.
+_CMD = Shell("cmd", cmd, "cmd /d /c exit 1\n", "for /f \"delims=\" %i in ('mfa-env …') do @%i")
+# A NUON string, not a record: `load-env` refuses it ("expects a single record"), and the
+# pipeline fails with nothing set.
+_NU = Shell(
+    "nu", nu, '"mfa-env failed: see the message above"\n', "mfa-env … | from nuon | load-env"
+)
+# execx raises it; an exception ends a script but never an interactive xonsh (SystemExit would).
+_XONSH = Shell(
+    "xonsh",
+    xonsh,
+    "raise RuntimeError('mfa-env failed: see the message above')\n",
+    "execx($(mfa-env …))",
+)
+_ELVISH = Shell(
+    "elvish", elvish, "fail 'mfa-env failed: see the message above'\n", "eval (mfa-env … | slurp)"
+)
+
 SHELLS: dict[str, Shell] = {
     "bash": _POSIX,
     "zsh": _POSIX,
@@ -151,6 +308,12 @@ SHELLS: dict[str, Shell] = {
     "fish": _FISH,
     "pwsh": _PWSH,
     "powershell": _PWSH,
+    "tcsh": _TCSH,
+    "csh": _TCSH,
+    "cmd": _CMD,
+    "nu": _NU,
+    "xonsh": _XONSH,
+    "elvish": _ELVISH,
 }
 
 
@@ -193,21 +356,34 @@ def detect(explicit: str | None) -> Detected:
 
 
 def _login_shell_name(max_depth: int = 6) -> str | None:
-    """The name in argv0 of the nearest ancestor started as a login shell ("-zsh"), on Linux."""
+    """The nearest ancestor shell where shellingham misreads it, on Linux; else None.
+
+    shellingham answers $SHELL for a login shell (argv0 "-zsh"), and sees no shell in a title
+    that xonsh rewrote with setproctitle: "xonsh --no-rc", one string with spaces.
+    """
     pid = os.getppid()
     for _ in range(max_depth):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv0 = f.read().split(b"\0", 1)[0].decode(errors="replace")
+                argv = f.read().split(b"\0")
             with open(f"/proc/{pid}/stat", "rb") as f:
                 # The command name may hold spaces and parentheses; the ppid follows the last ")".
                 pid = int(f.read().rsplit(b")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             return None
+        argv0 = argv[0].decode(errors="replace")
         if argv0.startswith("-"):
             return os.path.basename(argv0[1:]).lower()
-        if os.path.basename(argv0).lower() in _SHELL_NAMES:
+        name = os.path.basename(argv0).lower()
+        if name in _SHELL_NAMES:
             return None  # the nearest shell is not a login shell: shellingham saw it right
+        first = os.path.basename(argv0.split(" ", 1)[0]).lower()
+        if first in _SHELL_NAMES:
+            return first  # a title set by setproctitle
+        if name.startswith("python") and any(os.path.basename(a) == b"xonsh" for a in argv[1:3]):
+            # xonsh run by its interpreter, as shellingham also sees it (sarugaku/shellingham#26);
+            # without this the walk went on to a login shell above it.
+            return "xonsh"
         if pid <= 1:
             return None
     return None

@@ -170,8 +170,15 @@ def mfa_env(*args: str, env: dict[str, str] | None = None, timeout: float = 60, 
 
 
 def require(program: str) -> str:
-    """The path of a real shell; in CI a missing one fails the run instead of skipping."""
-    path = shutil.which(program)
+    """The path of a real shell; in CI a missing one fails the run instead of skipping.
+
+    The shells that `make shells` installs from npm into .tools/ come before PATH, so the
+    tests run the pinned version: the real binary first (nushell's package ships it in
+    @nushell/<platform>/bin), then the package's node launcher.
+    """
+    tools = ROOT / ".tools" / "node_modules"
+    local = [*sorted(tools.glob("@nushell/*/bin")), tools / ".bin"]
+    path = shutil.which(program, path=os.pathsep.join(map(str, local))) or shutil.which(program)
     if path is None:
         if CI:
             pytest.fail(f"{program} is not installed; `make test` installs it")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,13 @@ from hypothesis import strategies as st
 
 from mfa_env import shells
 from mfa_env.errors import UnsafeValueError
-from tests.shellrun import READERS, eval_in_shell
+from tests.conftest import require
+from tests.shellrun import IDIOMS, READERS, eval_in_shell, fails_in_shell
 
 REAL = {"bash": "bash", "dash": "dash", "sh": "sh", "zsh": "zsh", "ksh": "ksh", "fish": "fish"}
+# Each run of the real-shell tests, and the shell whose renderer it evaluates: a script in the
+# shells above, the documented one-liner in the others (tests/shellrun.py IDIOMS).
+RUNS = {**REAL, **{run: idiom.shell for run, idiom in IDIOMS.items()}}
 MARKER = "mfa_env_pwned"
 
 # Text that hunts for quoting slips: shell metacharacters, every kind of quote, commands that
@@ -70,27 +76,61 @@ HOSTILE = [
 # Any text a variable can hold: every code point but NUL and lone surrogates (which no
 # environment can carry; test_unholdable_values_are_refused covers those).
 holdable = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\0"))
-values = st.lists(st.one_of(holdable, st.sampled_from(HOSTILE)), max_size=8).map("".join)
-
-
-@pytest.mark.parametrize("shell", sorted(REAL))
-@settings(
-    max_examples=int(os.environ.get("MFA_ENV_FUZZ_EXAMPLES", "60")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=os.environ.get("MFA_ENV_FUZZ_RANDOM") != "1",
+ascii_text = st.text(st.characters(max_codepoint=0x7F, exclude_characters="\0"))
+values = st.lists(st.one_of(holdable, ascii_text, st.sampled_from(HOSTILE)), max_size=8).map(
+    "".join
 )
-@given(batch=st.lists(values, min_size=1, max_size=6))
-@example(batch=["a'b", "it’s", "$(touch mfa_env_pwned)", "line1\nline2\n", "back\\slash\\", ""])
-def test_any_value_round_trips_in_the_real_shell(shell: str, batch: list[str], tmp_path: Path):
-    renderer = shells.lookup(shell).render
-    names = [f"MFA_ENV_T{i}" for i in range(len(batch))]
-    assignments = dict(zip(names, batch, strict=True))
-    script = renderer(assignments)  # every holdable value must be rendered, none refused
-    got = eval_in_shell(shell, script, names, tmp_path, env=_clean_env())
-    for name, value in assignments.items():
-        assert got[name] == value.encode("utf-8"), (shell, value)
-    assert not (tmp_path / MARKER).exists(), "a value was executed"
+
+# What a shell cannot hold, by its documentation and by our runs of it: the renderer must refuse
+# exactly these values, with UnsafeValueError, and render every other value exactly.
+CANNOT_HOLD = {
+    # tcsh(1), "Command substitution": `eval "`…`"` splits the output into words at newlines and
+    # eval joins them with spaces; and tcsh 6.24 drops bytes of long non-ASCII backquoted output
+    # in the C locale. test_tcsh_refusals_are_what_tcsh_would_mangle shows both.
+    "tcsh": lambda value: "\n" in value or not value.isascii(),
+}
+
+
+# Read at import: the autouse `isolate` fixture clears MFA_ENV_* before each test runs.
+_FUZZ_EXAMPLES = os.environ.get("MFA_ENV_FUZZ_EXAMPLES")
+_FUZZ_RANDOM = os.environ.get("MFA_ENV_FUZZ_RANDOM") == "1"
+
+
+def _examples(run: str) -> int:
+    # xonsh starts a Python interpreter for every example (0.2 s here, up to 1 s on a slow
+    # machine), so it gets 25 examples of up to 6 values each unless told otherwise.
+    return int(_FUZZ_EXAMPLES or (25 if run == "xonsh" else 60))
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_any_value_round_trips_in_the_real_shell(run: str, tmp_path: Path):
+    renderer = shells.lookup(RUNS[run]).render
+    cannot_hold = CANNOT_HOLD.get(RUNS[run], lambda value: False)
+
+    @settings(
+        max_examples=_examples(run),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        derandomize=not _FUZZ_RANDOM,
+    )
+    @given(batch=st.lists(values, min_size=1, max_size=6))
+    @example(batch=["a'b", "it’s", "$(touch mfa_env_pwned)", "line1\nline2\n", "back\\slash\\", ""])
+    @example(batch=["x!y", "!!", "\\!", "a\\", "'\\''", "!$ !# ^x^y", "%PATH%", "\r\t \x01\x7f"])
+    @example(batch=['"\\"', "\\u{41}", "{a: 1}", "null", "${...}", "'''", "@(ls)", "é\u2028😀"])
+    def check(batch: list[str]) -> None:
+        names = [f"MFA_ENV_T{i}" for i in range(len(batch))]
+        assignments = dict(zip(names, batch, strict=True))
+        held = {name: value for name, value in assignments.items() if not cannot_hold(value)}
+        if held != assignments:
+            with pytest.raises(UnsafeValueError):
+                renderer(assignments)
+        script = renderer(held)  # every value the shell can hold must be rendered, none refused
+        got = eval_in_shell(run, script, names, tmp_path, env=_clean_env())
+        for name, value in assignments.items():
+            assert got[name] == (value.encode("utf-8") if name in held else None), (run, value)
+        assert not (tmp_path / MARKER).exists(), "a value was executed"
+
+    check()
 
 
 def _clean_env() -> dict[str, str]:
@@ -98,26 +138,131 @@ def _clean_env() -> dict[str, str]:
     return {k: os.environ[k] for k in keep if k in os.environ}
 
 
-@pytest.mark.parametrize("shell", sorted(REAL))
-def test_unset_statement_removes_the_variable(shell: str, tmp_path: Path):
-    script = shells.lookup(shell).render({"MFA_ENV_GONE": None})
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_unset_statement_removes_the_variable(run: str, tmp_path: Path):
+    names = ["MFA_ENV_GONE", "MFA_ENV_NEVER"]
+    script = shells.lookup(RUNS[run]).render(dict.fromkeys(names))
     env = {**_clean_env(), "MFA_ENV_GONE": "stale"}
-    assert eval_in_shell(shell, script, ["MFA_ENV_GONE"], tmp_path, env=env) == {
-        "MFA_ENV_GONE": None
-    }
+    assert eval_in_shell(run, script, names, tmp_path, env=env) == dict.fromkeys(names)
 
 
-@pytest.mark.parametrize("shell", sorted(REAL))
-def test_fail_statement_makes_the_evaluation_fail(shell: str, tmp_path: Path):
-    program, flags, _ = READERS[shell]
-    from tests.conftest import require
-
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_fail_statement_makes_the_evaluation_fail(run: str, tmp_path: Path):
+    shell = shells.lookup(RUNS[run])
+    if run in IDIOMS:
+        # The documented one-liner fails, and the shell goes on to the next statement.
+        assert fails_in_shell(run, shell.fail, tmp_path, env=_clean_env())
+        # ...which the check tells apart from a good evaluation.
+        good = shell.render({"MFA_ENV_T0": "v", "MFA_ENV_T1": None})
+        assert not fails_in_shell(run, good, tmp_path, env=_clean_env())
+        return
+    program, flags, _ = READERS[run]
     script = tmp_path / "s"
-    script.write_text(shells.lookup(shell).fail)
-    import subprocess
-
+    script.write_text(shell.fail)
     done = subprocess.run([require(program), *flags, str(script)], capture_output=True, check=False)
     assert done.returncode != 0
+
+
+def test_tcsh_refusals_are_what_tcsh_would_mangle(tmp_path: Path):
+    """What tcsh does to the lines the renderer refuses to write, through `eval "`…`"`."""
+    tcsh = require("tcsh")
+
+    def evaluate(line: str, locale: str) -> bytes:
+        (tmp_path / "rendered").write_text(line, encoding="utf-8")
+        (tmp_path / "driver").write_text('eval "`cat rendered`"\nprintenv MFA_ENV_T\n')
+        env = {**_clean_env(), "LC_ALL": locale}
+        done = subprocess.run(
+            [tcsh, "-f", "driver"], cwd=tmp_path, env=env, capture_output=True, check=True
+        )
+        return done.stdout.removesuffix(b"\n")
+
+    # csh's own way to keep a newline in '…' (a backslash before it) works with `source`, but
+    # backquotes split the output at the newline and eval joins the words with a space.
+    assert evaluate("setenv MFA_ENV_T 'a\\\nb';\n", "C.UTF-8") == b"a\\ b"
+    # Over 4 KiB of backquoted output with bytes over 0x7f loses bytes in the C locale.
+    long = "\u00e4" * 2100
+    assert evaluate(f"setenv MFA_ENV_T '{long}';\n", "C.UTF-8") == long.encode()
+    assert evaluate(f"setenv MFA_ENV_T '{long}';\n", "C") != long.encode()
+
+
+def test_csh_is_tcsh():
+    # csh is tcsh on Debian (here), FreeBSD and macOS. The original BSD csh (Debian's bsd-csh)
+    # was not tried.
+    assert shells.lookup("csh") is shells.lookup("tcsh")
+
+
+def test_nushell_output_is_data_that_load_env_takes():
+    out = shells.nu({"A": 'x"y\\z\n\u00e9', "B": None, "C": ""})
+    assert out == '{"A": "x\\"y\\\\z\\u{a}\\u{e9}", "B": null, "C": ""}\n'
+    assert out.isascii()
+
+
+def test_xonsh_output_is_python_literals():
+    assert shells.xonsh({"A": "it's \u00e9\n", "B": None}) == (
+        "$A = \"it's \\xe9\\n\"\n${...}.pop('B', None)\n"
+    )
+
+
+def test_tcsh_escapes_quote_and_bang_outside_the_quotes():
+    assert shells.tcsh({"A": "it's!", "B": None}) == "setenv A 'it'\\''s'\\!'';\nunsetenv B;\n"
+
+
+def test_elvish_doubles_single_quotes():
+    assert shells.elvish({"A": "it's\n", "B": None}) == "set-env A 'it''s\n'\nunset-env B\n"
+
+
+# How each shell is started with a command, for detection: a second statement keeps it from
+# exec'ing the command in its own place.
+STARTS = {
+    "tcsh": ("tcsh", ["-f", "-c", "CMD; true"]),
+    "elvish": ("elvish", ["-norc", "-c", "CMD; nop"]),
+    "xonsh": ("xonsh", ["--no-rc", "-c", "CMD; true"]),
+    "nu": ("nu", ["-n", "-c", "^CMD; null"]),
+}
+
+
+@pytest.mark.parametrize("shell", sorted(STARTS))
+def test_the_calling_shell_is_detected_under_a_login_shell(shell: str, tmp_path: Path):
+    program, args = STARTS[shell]
+    detect = f"{sys.executable} -c 'from mfa_env import shells; print(shells.detect(None).name)'"
+    argv = [require(program), *(a.replace("CMD", detect) for a in args)]
+    bash = require("bash")
+    # A login bash above (argv0 "-bash", $SHELL bash), as in a terminal where the user typed
+    # the shell's name: shellingham would answer $SHELL for it.
+    done = subprocess.run(
+        ["-bash", "--norc", "-c", '"$@"; true', "bash", *argv],
+        executable=bash,
+        env={**_clean_env(), "SHELL": bash},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == shell
+
+
+def test_xonsh_run_by_its_interpreter_is_detected(tmp_path: Path):
+    # Without setproctitle, xonsh's command line is `python3 /usr/bin/xonsh`.
+    fake = tmp_path / "xonsh"
+    fake.write_text(
+        "import subprocess, sys\n"
+        "code = 'from mfa_env import shells; print(shells.detect(None).name)'\n"
+        "sys.exit(subprocess.call([sys.executable, '-c', code]))\n"
+    )
+    bash = require("bash")
+    done = subprocess.run(
+        ["-bash", "--norc", "-c", '"$@"; true', "bash", sys.executable, str(fake)],
+        executable=bash,
+        env={**_clean_env(), "SHELL": bash},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "xonsh"
 
 
 # --- PowerShell: cannot run here, so the output is checked against the language's rules --------
@@ -172,7 +317,20 @@ def test_powershell_output_follows_the_verbatim_string_rules(batch: list[str]):
     assert parse_pwsh(script) == dict(zip(names, batch, strict=True))
 
 
-@pytest.mark.parametrize("renderer", [shells.posix, shells.fish, shells.pwsh, shells.dotenv])
+@pytest.mark.parametrize(
+    "renderer",
+    [
+        shells.posix,
+        shells.fish,
+        shells.pwsh,
+        shells.dotenv,
+        shells.tcsh,
+        shells.cmd,
+        shells.nu,
+        shells.xonsh,
+        shells.elvish,
+    ],
+)
 @pytest.mark.parametrize("value", ["a\0b", "lone \ud800 surrogate"])
 def test_unholdable_values_are_refused(renderer, value: str):
     with pytest.raises(UnsafeValueError):
