@@ -1,6 +1,7 @@
 """The click command: parse, wire the parts, print once. The only module that prints or exits."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typing.NamedTuple would then compile each
+# field's annotation string at import, ~2 ms on the cached path.
 
 import os
 import sys

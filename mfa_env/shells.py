@@ -4,12 +4,13 @@ A value of None means "unset this variable". Each renderer knows only its own qu
 that its shell cannot hold safely raises UnsafeValueError, never a mangled line.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typing.NamedTuple would then compile each
+# field's annotation string at import, ~2 ms on the cached path.
 
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mfa_env.errors import UnsafeValueError, UsageError
 
@@ -35,11 +36,12 @@ _SHELL_NAMES = frozenset(
         "nu",
     ]
 )
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Patterns as strings: re compiles one on first use, so the cached path pays only for its shell.
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
 def _check(name: str, value: str | None, shell: str) -> None:
-    if not _NAME.match(name):
+    if not re.fullmatch(_NAME, name):
         raise UnsafeValueError(f"{name!r} is not a valid environment variable name")
     if value is None:
         return
@@ -85,7 +87,7 @@ def fish(assignments: Assignments) -> str:
 
 # PowerShell treats the typographic single quotes as quote characters too, and a doubled quote
 # character stands for one (PowerShell Language Specification 3.0, §2.3.5.2).
-_PWSH_QUOTES = re.compile("['\u2018\u2019\u201a\u201b]")
+_PWSH_QUOTES = "['\u2018\u2019\u201a\u201b]"
 
 
 def pwsh(assignments: Assignments) -> str:
@@ -96,7 +98,7 @@ def pwsh(assignments: Assignments) -> str:
         if value is None:
             lines.append(f"Remove-Item -Path Env:{name} -ErrorAction SilentlyContinue")
         else:
-            quoted = _PWSH_QUOTES.sub(lambda m: m.group(0) * 2, value)
+            quoted = re.sub(_PWSH_QUOTES, lambda m: m.group(0) * 2, value)
             lines.append(f"$Env:{name} = '{quoted}'")
     return "\n".join(lines) + "\n"
 
@@ -104,7 +106,7 @@ def pwsh(assignments: Assignments) -> str:
 # Unquoted values are the only ones python-dotenv, direnv's dotenv and `docker --env-file` all
 # read alike: docker takes everything after "=" verbatim (quotes included), python-dotenv strips
 # quotes and a trailing " #comment". STS values (base64, ISO times) fit this set.
-_DOTENV_SAFE = re.compile(r"[A-Za-z0-9+/=_.:,@-]*\Z")
+_DOTENV_SAFE = r"[A-Za-z0-9+/=_.:,@-]*"
 
 
 def dotenv(assignments: Assignments) -> str:
@@ -114,7 +116,7 @@ def dotenv(assignments: Assignments) -> str:
         _check(name, value, "dotenv")
         if value is None:
             continue
-        if not _DOTENV_SAFE.match(value):
+        if not re.fullmatch(_DOTENV_SAFE, value):
             raise UnsafeValueError(
                 f"the value of {name} holds characters that dotenv readers disagree on; "
                 "use --format json or a shell format"
@@ -258,8 +260,7 @@ def elvish(assignments: Assignments) -> str:
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class Shell:
+class Shell(NamedTuple):
     """How to speak to one family of shells."""
 
     name: str
@@ -317,35 +318,26 @@ SHELLS: dict[str, Shell] = {
 }
 
 
-@dataclass(frozen=True)
-class Detected:
+class Detected(NamedTuple):
     name: str
     hint: str | None = None  # said on stderr when the guess may be wrong
 
 
 def detect(explicit: str | None) -> Detected:
-    """--shell / MFA_ENV_SHELL, then bash inside direnv, then shellingham, then POSIX sh."""
+    """--shell / MFA_ENV_SHELL, then bash inside direnv, then the calling shell, else POSIX sh."""
     if explicit:
         return Detected(explicit.lower())
     if os.environ.get("DIRENV_IN_ENVRC") == "1":
         # direnv evaluates .envrc with bash whatever the user's login shell is.
         return Detected("bash")
-    # Imported here: the fast paths above should not pay for it.
-    import shellingham
-
     try:
-        name, _path = shellingham.detect_shell()
-    except shellingham.ShellDetectionFailure:
+        name = _proc_shell()
+    except OSError:
+        name = _shellingham()  # no /proc (macOS, the BSDs): shellingham asks ps
+    if name is None:
         return Detected(
             "sh", "could not tell which shell is calling; writing POSIX sh (use --shell)"
         )
-    name = name.lower()
-    login = _login_shell_name()
-    if login and login != name:
-        # shellingham answers $SHELL for a login shell (argv0 "-zsh"); the argv0 is the truth.
-        if login in SHELLS:
-            return Detected(login)
-        name = login
     if name in SHELLS:
         return Detected(name)
     return Detected(
@@ -355,37 +347,50 @@ def detect(explicit: str | None) -> Detected:
     )
 
 
-def _login_shell_name(max_depth: int = 6) -> str | None:
-    """The nearest ancestor shell where shellingham misreads it, on Linux; else None.
+def _shellingham() -> str | None:
+    # Imported only here: it loads subprocess for its ps fallback, ~2 ms on every cached run.
+    import shellingham
 
-    shellingham answers $SHELL for a login shell (argv0 "-zsh"), and sees no shell in a title
-    that xonsh rewrote with setproctitle: "xonsh --no-rc", one string with spaces.
+    try:
+        name, _path = shellingham.detect_shell()
+    except shellingham.ShellDetectionFailure:
+        return None
+    return name.lower()
+
+
+def _proc_shell(max_depth: int = 10) -> str | None:
+    """The nearest ancestor that is a shell, read from /proc as shellingham reads it on Linux,
+    with two differences: a login shell (argv0 "-zsh") is named by its argv0, where shellingham
+    answers $SHELL; and a title that xonsh rewrote with setproctitle ("xonsh --no-rc", one
+    string) is still xonsh. Raises OSError where there is no /proc to read.
     """
     pid = os.getppid()
-    for _ in range(max_depth):
+    for depth in range(max_depth):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
             with open(f"/proc/{pid}/stat", "rb") as f:
                 # The command name may hold spaces and parentheses; the ppid follows the last ")".
-                pid = int(f.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
+                parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except OSError:
+            if depth == 0:
+                raise
+            return None  # an ancestor went away, or is not ours to read
+        except (ValueError, IndexError):
             return None
         argv0 = argv[0].decode(errors="replace")
-        if argv0.startswith("-"):
-            return os.path.basename(argv0[1:]).lower()
-        name = os.path.basename(argv0).lower()
+        name = os.path.basename(argv0.lstrip("-")).lower()
         if name in _SHELL_NAMES:
-            return None  # the nearest shell is not a login shell: shellingham saw it right
+            return name
         first = os.path.basename(argv0.split(" ", 1)[0]).lower()
         if first in _SHELL_NAMES:
             return first  # a title set by setproctitle
         if name.startswith("python") and any(os.path.basename(a) == b"xonsh" for a in argv[1:3]):
-            # xonsh run by its interpreter, as shellingham also sees it (sarugaku/shellingham#26);
-            # without this the walk went on to a login shell above it.
+            # xonsh run by its interpreter, as shellingham also sees it (sarugaku/shellingham#26).
             return "xonsh"
-        if pid <= 1:
+        if parent <= 1:
             return None
+        pid = parent
     return None
 
 

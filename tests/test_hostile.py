@@ -13,7 +13,7 @@ import pytest
 
 from tests import hostile
 from tests.error_matrix import keys
-from tests.shellrun import READERS, eval_in_shell
+from tests.shellrun import IDIOMS, READERS, eval_in_shell
 
 MARKER = "mfa_env_pwned"
 NASTY = {
@@ -35,8 +35,9 @@ def _run(url: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("shell", sorted(READERS))
-def test_hostile_values_round_trip_or_are_refused(shell: str, isolate: Path, tmp_path: Path):
+@pytest.mark.parametrize("run", sorted([*READERS, *IDIOMS]))
+def test_hostile_values_round_trip_or_are_refused(run: str, isolate: Path, tmp_path: Path):
+    shell = IDIOMS[run].shell if run in IDIOMS else run
     keys(isolate)
     creds = hostile.credentials(NASTY["key"], NASTY["secret"], NASTY["token"])
     with hostile.responder({"GetSessionToken": hostile.ok("GetSessionToken", creds)}) as server:
@@ -55,7 +56,7 @@ def test_hostile_values_round_trip_or_are_refused(shell: str, isolate: Path, tmp
         assert "AWS_" in done.stderr
         return
     names = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
-    got = eval_in_shell(shell, done.stdout, names, tmp_path)
+    got = eval_in_shell(run, done.stdout, names, tmp_path)
     assert got == {
         "AWS_ACCESS_KEY_ID": NASTY["key"].encode(),
         "AWS_SECRET_ACCESS_KEY": NASTY["secret"].encode(),

@@ -366,3 +366,17 @@ def test_direnv_means_bash(monkeypatch, environ, expected):
     for k, v in environ.items():
         monkeypatch.setenv(k, v)
     assert shells.detect(None).name == expected
+
+
+def test_without_proc_detection_falls_back_to_shellingham(monkeypatch):
+    """macOS and the BSDs have no /proc: shellingham (which asks ps there) answers instead."""
+
+    def no_proc() -> str:
+        raise FileNotFoundError("/proc")
+
+    monkeypatch.setattr(shells, "_proc_shell", no_proc)
+    monkeypatch.setattr(shells, "_shellingham", lambda: "fish")
+    assert shells.detect(None) == shells.Detected("fish")
+    monkeypatch.setattr(shells, "_shellingham", lambda: None)
+    assert shells.detect(None).name == "sh"
+    assert "--shell" in (shells.detect(None).hint or "")
