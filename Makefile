@@ -38,6 +38,11 @@ shells:
 	    nushell@$(NUSHELL_VERSION) >/dev/null; \
 	else echo "missing shells: nu, and npm to install it (tests that need it are skipped; CI=true fails them)"; fi
 
+# The shell property tests, long and randomized: new examples every run.
+fuzz: venv shells
+	MFA_ENV_FUZZ_EXAMPLES=$${MFA_ENV_FUZZ_EXAMPLES:-2000} MFA_ENV_FUZZ_RANDOM=1 \
+	  $(VENV)/bin/pytest -q tests/test_shells.py tests/test_cmd.py tests/test_hostile.py
+
 lint: venv
 	$(VENV)/bin/ruff check mfa_env tests scripts benchmarks
 	$(VENV)/bin/ruff format --check mfa_env tests scripts benchmarks

@@ -96,10 +96,10 @@ _FUZZ_EXAMPLES = os.environ.get("MFA_ENV_FUZZ_EXAMPLES")
 _FUZZ_RANDOM = os.environ.get("MFA_ENV_FUZZ_RANDOM") == "1"
 
 
-def _examples(run: str) -> int:
-    # xonsh starts a Python interpreter for every example (0.2 s here, up to 1 s on a slow
-    # machine), so it gets 25 examples of up to 6 values each unless told otherwise.
-    return int(_FUZZ_EXAMPLES or (25 if run == "xonsh" else 60))
+def _examples() -> int:
+    # 200 examples of up to 6 values each in every shell, derandomized: about 45 s here, most of
+    # it xonsh's interpreter start-up. `make fuzz` runs thousands, randomized.
+    return int(_FUZZ_EXAMPLES or 200)
 
 
 @pytest.mark.parametrize("run", sorted(RUNS))
@@ -108,7 +108,7 @@ def test_any_value_round_trips_in_the_real_shell(run: str, tmp_path: Path):
     cannot_hold = CANNOT_HOLD.get(RUNS[run], lambda value: False)
 
     @settings(
-        max_examples=_examples(run),
+        max_examples=_examples(),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
         derandomize=not _FUZZ_RANDOM,
