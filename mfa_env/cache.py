@@ -4,13 +4,13 @@ An entry that cannot be read or understood is a miss, never a crash (as the AWS 
 JSONFileCache turns OSError and ValueError into a miss). Expiry is an aware UTC time.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: NamedTuple would compile each annotation string.
 
 import contextlib
 import json
 import os
 import zlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mfa_env.credentials import Credentials
 
@@ -23,9 +23,11 @@ def cache_dir() -> str:
     return os.path.join(base, "mfa-env")
 
 
-@dataclass(frozen=True)
-class SessionKey:
-    """What a cached session belongs to. A role session is keyed by its role too."""
+class SessionKey(NamedTuple):
+    """What a cached session belongs to. A role session is keyed by its role too.
+
+    An immutable record like a frozen dataclass, but a NamedTuple: building a dataclass costs
+    the cached path ~0.5 ms at import."""
 
     source: str
     serial: str
