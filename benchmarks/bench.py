@@ -57,16 +57,27 @@ def _venv(path: Path, *packages: str, refresh: str | None = None) -> Path:
     return path / "bin"
 
 
-def _time(argv: list[str], env: dict[str, str], runs: int, stdin: bytes = b"") -> list[float]:
-    samples = []
-    for i in range(runs + 2):
-        start = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, input=stdin)
-        elapsed = time.perf_counter() - start
-        if done.returncode != 0:
-            raise SystemExit(f"{argv} failed: {done.stderr.decode()[-500:]}")
-        if i >= 2:  # two warm-up runs fill the page cache
-            samples.append(elapsed * 1000)
+def _once(argv: list[str], env: dict[str, str], stdin: bytes) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, input=stdin)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{argv} failed: {done.stderr.decode()[-500:]}")
+    return elapsed * 1000
+
+
+def _time_all(
+    cases: list[tuple[str, list[str], dict[str, str], bytes]], runs: int
+) -> list[list[float]]:
+    """Samples per case, taken in rounds of one run of every case: whatever else the machine
+    does meanwhile weighs on every case alike, and the ratios to the floor stay fair."""
+    for _name, argv, env, stdin in cases:  # warm-up: fill the page cache
+        _once(argv, env, stdin)
+        _once(argv, env, stdin)
+    samples: list[list[float]] = [[] for _ in cases]
+    for _ in range(runs):
+        for i, (_name, argv, env, stdin) in enumerate(cases):
+            samples[i].append(_once(argv, env, stdin))
     return samples
 
 
@@ -212,15 +223,14 @@ def main() -> None:
         lines = [
             f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}; "
-            f"{args.runs} runs each, after 2 warm-up runs.",
+            f"{args.runs} rounds of every case, after 2 warm-up runs.",
             "",
             "| case | median | p10-p90 | vs floor |",
             "| --- | --- | --- | --- |",
         ]
         print("\n".join(lines), flush=True)
         floor = None
-        for name, argv, case_env, stdin in cases:
-            samples = _time(argv, case_env, args.runs, stdin)
+        for (name, *_), samples in zip(cases, _time_all(cases, args.runs), strict=True):
             lines.append(_row(name, samples, floor))
             print(lines[-1], flush=True)
             if floor is None:
