@@ -169,6 +169,47 @@ def mfa_env(*args: str, env: dict[str, str] | None = None, timeout: float = 60, 
     return Result(done.returncode, done.stdout, done.stderr)
 
 
+def no_tty(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+    """The real command with no controlling terminal (setsid), as in CI, cron or direnv: it
+    cannot prompt, so a missing code is an error, never a hang."""
+    return subprocess.run(
+        [sys.executable, "-m", "mfa_env", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        start_new_session=True,
+        **kw,
+    )
+
+
+def on_terminal(*args: str, stderr_too: bool = False) -> tuple[int, bytes, bytes]:
+    """The real command with stdout (and stderr, if asked) on a pseudo-terminal, as when the
+    user forgets `eval`. Returns the exit status, what reached the screen, and the stderr."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mfa_env", *args],
+            stdout=follower,
+            stderr=follower if stderr_too else subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+        os.close(follower)
+        screen = b""
+        try:
+            while chunk := os.read(leader, 4096):
+                screen += chunk
+        except OSError:  # EIO: the terminal's other end is closed, all is read
+            pass
+    finally:
+        os.close(leader)
+    return done.returncode, screen, done.stderr or b""
+
+
 def require(program: str) -> str:
     """The path of a real shell; in CI a missing one fails the run instead of skipping.
 

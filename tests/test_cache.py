@@ -13,26 +13,13 @@ import pytest
 
 from mfa_env import cache
 from mfa_env.credentials import Credentials
-from tests.conftest import IamUser, free_port, mfa_env
+from tests.conftest import IamUser, free_port, mfa_env, no_tty
 
 CLOSED = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens: the network is gone
 
 
 def offline(**extra: str) -> dict[str, str]:
     return {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", **extra}
-
-
-def no_tty(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The command with no controlling terminal (setsid), as in CI, cron or direnv."""
-    return subprocess.run(
-        [sys.executable, "-m", "mfa_env", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        start_new_session=True,
-    )
 
 
 @pytest.mark.parametrize("with_user", [True, False], ids=["USER", "no-USER"])

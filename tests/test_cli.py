@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IamUser, mfa_env, require
+from tests.conftest import IamUser, mfa_env, on_terminal, require
 from tests.shellrun import eval_in_shell
 
 NAMES = [
@@ -145,26 +144,9 @@ def test_credential_process_that_would_call_itself_fails_fast(user: IamUser, iso
 
 def test_a_terminal_on_stdout_gets_no_secret(user: IamUser):
     expected = json_session(user.name, "123456")
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "mfa_env", user.name, "--shell", "bash"],
-            stdout=follower,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            timeout=60,
-        )
-        os.close(follower)
-        screen = b""
-        try:
-            while chunk := os.read(leader, 4096):
-                screen += chunk
-        except OSError:
-            pass
-    finally:
-        os.close(leader)
-    stderr = done.stderr.decode()
-    assert done.returncode == 0
+    status, screen, raw_stderr = on_terminal(user.name, "--shell", "bash")
+    stderr = raw_stderr.decode()
+    assert status == 0
     assert screen == b""
     assert 'eval "$(mfa-env' in stderr
     for secret in (expected["AWS_SECRET_ACCESS_KEY"], expected["AWS_SESSION_TOKEN"]):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tests.conftest import (
     free_port,
     make_user,
     mfa_env,
+    no_tty,
     require,
     snapshot,
     write_credentials,
@@ -34,15 +34,7 @@ def test_failure_is_clean(case: Case, isolate: Path, tmp_path: Path):
         shell = [] if "MFA_ENV_SHELL" in case.env else ["--shell", "bash"]
         # Run it under setsid so /dev/tty cannot be opened: no terminal, as in CI or direnv.
         start = time.monotonic()
-        done = subprocess.run(
-            [sys.executable, "-m", "mfa_env", *shell, *case.args],
-            capture_output=True,
-            text=True,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            timeout=60,
-            start_new_session=True,
-        )
+        done = no_tty(*shell, *case.args, env=env)
         elapsed = time.monotonic() - start
     assert done.returncode == case.exit, done.stderr
     lines = done.stderr.strip().splitlines()

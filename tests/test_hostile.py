@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests import hostile
+from tests.conftest import no_tty
 from tests.error_matrix import keys
 from tests.shellrun import IDIOMS, READERS, eval_in_shell
 
@@ -24,15 +24,7 @@ NASTY = {
 
 
 def _run(url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mfa_env", "--no-cache", "123456", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "AWS_ENDPOINT_URL": url},
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        start_new_session=True,
-    )
+    return no_tty("--no-cache", "123456", *args, env={**os.environ, "AWS_ENDPOINT_URL": url})
 
 
 @pytest.mark.parametrize("run", sorted([*READERS, *IDIOMS]))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IamUser, admin_client, free_port
+from tests.conftest import IamUser, admin_client, free_port, no_tty
 
 
 def make_role(moto_url: str, name: str) -> str:
@@ -39,18 +39,6 @@ def caller_arn(env_statements: str) -> str:
     done = subprocess.run(["bash", "--norc", "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
-
-
-def no_tty(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mfa_env", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        start_new_session=True,
-    )
 
 
 @pytest.fixture

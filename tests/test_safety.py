@@ -11,14 +11,13 @@ import os
 import resource
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IamUser, mfa_env, snapshot
+from tests.conftest import IamUser, mfa_env, no_tty, on_terminal, snapshot
 from tests.test_roles_exec import make_role
 
 
@@ -49,18 +48,6 @@ def _limit_file_size(size: int):
     return preexec
 
 
-def _run(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mfa_env", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        start_new_session=True,
-        **kw,
-    )
-
-
 # -- file faults ------------------------------------------------------------------------------
 
 
@@ -69,7 +56,7 @@ def test_unwritable_cache_still_prints_the_session(user: IamUser, isolate: Path)
     cache.mkdir(parents=True, mode=0o700)
     before = snapshot(isolate)
     with read_only(cache):
-        done = _run(user.name, "123456", "-s", "bash")
+        done = no_tty(user.name, "123456", "-s", "bash")
     assert done.returncode == 0, done.stderr
     assert "export AWS_SESSION_TOKEN=" in done.stdout
     assert "warning: could not write the session cache" in done.stderr
@@ -78,7 +65,7 @@ def test_unwritable_cache_still_prints_the_session(user: IamUser, isolate: Path)
 
 def test_cache_write_beyond_the_file_size_limit_is_a_warning(user: IamUser, isolate: Path):
     before = snapshot(isolate)
-    done = _run(user.name, "123456", "-s", "bash", preexec_fn=_limit_file_size(64))
+    done = no_tty(user.name, "123456", "-s", "bash", preexec_fn=_limit_file_size(64))
     assert done.returncode == 0, done.stderr
     assert "export AWS_SESSION_TOKEN=" in done.stdout
     assert "could not write the session cache" in done.stderr
@@ -92,7 +79,7 @@ def test_write_profile_beyond_the_file_size_limit_loses_nothing(user: IamUser, i
     creds.write_text(creds.read_text() + others)
     before = creds.read_bytes()
     mfa_env(user.name, "123456", "-s", "bash")  # cache the session first
-    done = _run(user.name, "-w", "mfa", "-s", "bash", preexec_fn=_limit_file_size(len(before)))
+    done = no_tty(user.name, "-w", "mfa", "-s", "bash", preexec_fn=_limit_file_size(len(before)))
     assert done.returncode == 1
     assert "left unchanged" in done.stderr
     assert done.stdout == "false\n"
@@ -104,14 +91,14 @@ def test_read_only_aws_directory_refuses_cleanly(user: IamUser, isolate: Path):
     aws = isolate / ".aws"
     before = snapshot(aws)
     with read_only(aws):
-        done = _run(user.name, "123456", "-w", "mfa", "-s", "bash")
+        done = no_tty(user.name, "123456", "-w", "mfa", "-s", "bash")
     assert done.returncode == 1, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert done.stdout == "false\n"
     assert snapshot(aws) == before
     # Without --write-profile, ~/.aws is only read: the same state gives a session.
     with read_only(aws):
-        done = _run(user.name, "123456", "-s", "bash")
+        done = no_tty(user.name, "123456", "-s", "bash")
     assert done.returncode == 0, done.stderr
 
 
@@ -121,7 +108,7 @@ def test_dangling_symlink_credentials_file(user: IamUser, isolate: Path):
     creds.unlink()
     target = isolate / "dotfiles" / "aws-credentials"
     creds.symlink_to(target)
-    done = _run(user.name, "123456", "-s", "bash")
+    done = no_tty(user.name, "123456", "-s", "bash")
     assert done.returncode == 1
     assert "no AWS credentials found" in done.stderr
     env = {
@@ -129,7 +116,7 @@ def test_dangling_symlink_credentials_file(user: IamUser, isolate: Path):
         "AWS_ACCESS_KEY_ID": user.access_key_id,
         "AWS_SECRET_ACCESS_KEY": user.secret_access_key,
     }
-    done = _run(user.name, "123456", "-w", "mfa", "-s", "bash", env=env)
+    done = no_tty(user.name, "123456", "-w", "mfa", "-s", "bash", env=env)
     assert done.returncode == 0, done.stderr
     assert creds.is_symlink()
     assert os.readlink(creds) == str(target)
@@ -145,7 +132,7 @@ def test_new_files_are_private_under_umask_000(user: IamUser, isolate: Path):
         "AWS_ACCESS_KEY_ID": user.access_key_id,
         "AWS_SECRET_ACCESS_KEY": user.secret_access_key,
     }
-    done = _run(
+    done = no_tty(
         user.name, "123456", "-w", "mfa", "-s", "bash", env=env, preexec_fn=lambda: os.umask(0)
     )
     assert done.returncode == 0, done.stderr
@@ -189,7 +176,7 @@ def test_no_secret_leaks_on_any_path(user: IamUser, isolate: Path, moto_url: str
     ]
     stderr = ""
     for args in runs:
-        done = _run(*args)
+        done = no_tty(*args)
         stderr += done.stderr
     secrets = {user.secret_access_key}
     secrets |= _secrets_of(mfa_env(user.name, "--format", "json").stdout)
@@ -211,28 +198,9 @@ def test_no_secret_leaks_on_any_path(user: IamUser, isolate: Path, moto_url: str
 
 @pytest.mark.parametrize("fmt", ["shell", "json", "dotenv"])
 def test_a_terminal_never_gets_a_secret(user: IamUser, fmt: str):
-    import pty
-
     secrets = _secrets_of(mfa_env(user.name, "123456", "--format", "json").stdout)
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "mfa_env", user.name, "--format", fmt, "-s", "bash"],
-            stdout=follower,
-            stderr=follower,
-            stdin=subprocess.DEVNULL,
-            timeout=60,
-        )
-        os.close(follower)
-        screen = b""
-        try:
-            while chunk := os.read(leader, 4096):
-                screen += chunk
-        except OSError:
-            pass
-    finally:
-        os.close(leader)
-    assert done.returncode == 0
+    status, screen, _ = on_terminal(user.name, "--format", fmt, "-s", "bash", stderr_too=True)
+    assert status == 0
     assert b"reused the cached session" in screen
     for secret in secrets:
         assert secret.encode() not in screen
