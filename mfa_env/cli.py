@@ -279,7 +279,8 @@ class Run:
         use_cache = not self.flag("no_cache")
         fresh = self.flag("refresh")
         serial = settings.serial
-        if serial is None and use_cache:
+        # --refresh looks the device up again too: a replaced device leaves a stale serial.
+        if serial is None and use_cache and not fresh:
             serial = cache.load_serial(settings.source.label, settings.user)
             if serial:
                 self.debug(f"serial {serial} from the cache")

@@ -169,7 +169,7 @@ def _client_error(action: str, code: str, message: str, source: Source) -> str:
     if code == "AccessDenied" and "MultiFactorAuthentication" in message:
         return (
             f"{action}: the MFA code was refused ({code}: {message}); wait for the next code and "
-            "try again, and check the device serial"
+            "try again; if the device changed, pass --serial, or --refresh to look it up again"
         )
     if code == "InvalidClientTokenId":
         return (

@@ -204,3 +204,16 @@ def test_status_reports_the_session_in_the_environment(environ, code, words):
     assert done.returncode == code
     assert words in done.stderr
     assert done.stdout == ""
+
+
+def test_refresh_looks_the_device_up_again(user: IamUser, isolate: Path):
+    """A replaced MFA device leaves a stale serial in the cache; --refresh finds the new one."""
+    from mfa_env.config import Source
+
+    label = Source(profile="default").label
+    mfa_env(user.name, "123456", "-s", "bash")
+    cache.store_serial(label, user.name, "arn:aws:iam::123456789012:mfa/old-device")
+    done = mfa_env(user.name, "123456", "--refresh", "-s", "bash", "--debug")
+    assert done.returncode == 0, done.stderr
+    assert f"serial {user.serial} from IAM" in done.stderr
+    assert cache.load_serial(label, user.name) == user.serial
