@@ -220,8 +220,8 @@ class Run:
         self.output: Output | None = None
         self.exec_argv: list[str] = ctx.meta.get("exec_argv", [])
         self.now = datetime.now(timezone.utc)
-        self.found_serial: str | None = None  # discovered through IAM in this run
-        self.user: str | None = None
+        # (USER, serial) discovered through IAM in this run, remembered once a session is had.
+        self.found_serial: tuple[str | None, str] | None = None
 
     def opt(self, name: str) -> str | None:
         value = self.opts.get(name)
@@ -249,7 +249,6 @@ class Run:
                 f"already inside an mfa-env session ({os.environ[SESSION_MARKER]}); "
                 "exit it first, or pass --refresh to start a new one inside it"
             )
-        self.user = user
         settings = config.resolve(
             profile=self.opt("profile"),
             user=user,
@@ -354,7 +353,7 @@ class Run:
         # A cache that cannot be written never blocks the user: warn and go on.
         try:
             if self.found_serial:
-                cache.store_serial(key.source, self.user, self.found_serial)
+                cache.store_serial(key.source, *self.found_serial)
             cache.store_session(key, creds)
         except OSError as exc:
             self._cache_warning(exc)
@@ -376,8 +375,8 @@ class Run:
                 _say(note)
             serial = found.serial
             self.debug(f"serial {serial} from IAM ListMFADevices")
-            # Remembered once a session is had, so a failed run leaves no file behind.
-            self.found_serial = serial
+            # Stored with the session, so that a failed run leaves no file behind.
+            self.found_serial = (settings.user, serial)
         return aws, serial
 
     def _code(self, code: str | None, serial: str) -> str:
