@@ -88,7 +88,7 @@ def _output(fmt: str, shell_name: str | None, exec_mode: bool = False) -> tuple[
     return Output(fmt=fmt, shell=shell, tty=tty), detected.hint
 
 
-def _profiles(incomplete: str) -> list[str]:
+def _profiles(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
     """Profile names from the AWS files, for Tab completion; a broken file completes nothing."""
     try:
         names = config.AwsFiles.load().names()
@@ -120,7 +120,7 @@ class _Command(click.Command):
     "-p",
     "--profile",
     metavar="NAME",
-    shell_complete=lambda _ctx, _param, incomplete: _profiles(incomplete),
+    shell_complete=_profiles,
     help="Profile with the long-term keys to use.",
 )
 @click.option("--serial", metavar="ARN", help="MFA device serial (else mfa_serial, else IAM).")
@@ -149,7 +149,7 @@ class _Command(click.Command):
     "-w",
     "--write-profile",
     metavar="NAME",
-    shell_complete=lambda _ctx, _param, incomplete: _profiles(incomplete),
+    shell_complete=_profiles,
     help="Also store the session as [NAME] in the credentials file.",
 )
 @click.option("--role-arn", metavar="ARN", help="Assume this role with the MFA session.")

@@ -140,6 +140,21 @@ class Source(NamedTuple):
         return f"profile {self.profile!r}"
 
 
+def unknown_profile(profile: str) -> ConfigError:
+    return ConfigError(
+        f"profile {profile!r} is not in {home_path(credentials_file())} "
+        f"or {home_path(config_file())}; check the name or run "
+        f"'aws configure --profile {profile}'"
+    )
+
+
+def no_credentials(source: Source) -> ConfigError:
+    return ConfigError(
+        f"no AWS credentials found for {source.describe}; add long-term keys with "
+        "'aws configure', or pass --profile"
+    )
+
+
 class Role(NamedTuple):
     arn: str
     session_name: str
@@ -307,11 +322,7 @@ def resolve(
                 "and no AWS_ACCESS_KEY_ID; run 'aws configure', or pass --profile"
             )
         if not files.exists(profile):
-            raise ConfigError(
-                f"profile {profile!r} is not in {home_path(credentials_file())} "
-                f"or {home_path(config_file())}; check the name or run "
-                f"'aws configure --profile {profile}'"
-            )
+            raise unknown_profile(profile)
         role, source_name = _role_from_profile(files, profile)
         source = Source(profile=source_name)
         setting_profiles = [explicit, source_name]

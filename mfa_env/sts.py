@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mfa_env.config import Role, Source, config_file, credentials_file, home_path
+from mfa_env.config import Role, Source, no_credentials, unknown_profile
 from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, ConfigError
 
@@ -91,21 +91,13 @@ def connect(source: Source, region: str | None) -> Aws:
         finally:
             os.environ.pop(RECURSION_MARKER, None)
     except bex.ProfileNotFound:
-        raise ConfigError(
-            f"profile {source.profile!r} is not in {home_path(credentials_file())} or "
-            f"{home_path(config_file())}; check the name or pass --profile"
-        ) from None
+        raise unknown_profile(source.profile or "default") from None
     except bex.ConfigParseError as exc:
         raise ConfigError(f"cannot parse {exc.kwargs.get('path', 'an AWS file')}; fix it") from None
-    except (bex.CredentialRetrievalError, bex.InvalidConfigError) as exc:
-        raise ConfigError(f"cannot load the keys of {source.describe}: {_one_line(exc)}") from None
-    except bex.BotoCoreError as exc:
+    except bex.BotoCoreError as exc:  # a failing credential_process, a broken setting, …
         raise ConfigError(f"cannot load the keys of {source.describe}: {_one_line(exc)}") from None
     if creds is None:
-        raise ConfigError(
-            f"no AWS credentials found for {source.describe}; add long-term keys with "
-            "'aws configure', or pass --profile"
-        )
+        raise no_credentials(source)
     frozen = creds.get_frozen_credentials()
     if frozen.token:
         raise ConfigError(
@@ -151,10 +143,7 @@ def _translate(action: str, source: Source) -> Iterator[None]:
             "check your network, proxy or AWS_ENDPOINT_URL"
         ) from None
     except bex.NoCredentialsError:
-        raise ConfigError(
-            f"no AWS credentials found for {source.describe}; add long-term keys with "
-            "'aws configure', or pass --profile"
-        ) from None
+        raise no_credentials(source) from None
     except (ResponseParserError, bex.IncompleteReadError):
         # Not the parser's text: it quotes the body, which may hold part of a secret.
         raise AwsError(
