@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import require
+from tests.helpers import require
 
 # How each real shell reads a script from a file, and writes one variable's value to a file.
 READERS = {

@@ -13,17 +13,23 @@ import pytest
 
 from mfa_env import cache
 from mfa_env.credentials import Credentials
-from tests.conftest import IamUser, free_port, mfa_env, no_tty
-
-CLOSED = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens: the network is gone
+from tests.helpers import IamUser, mfa_env, no_tty
 
 
-def offline(**extra: str) -> dict[str, str]:
-    return {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", **extra}
+@pytest.fixture
+def offline(dead_url: str):
+    """The environment with the network gone, plus `extra`."""
+
+    def environ(**extra: str) -> dict[str, str]:
+        return {**os.environ, "AWS_ENDPOINT_URL": dead_url, **extra}
+
+    return environ
 
 
 @pytest.mark.parametrize("with_user", [True, False], ids=["USER", "no-USER"])
-def test_second_run_reuses_the_session_with_the_network_gone(user: IamUser, with_user: bool):
+def test_second_run_reuses_the_session_with_the_network_gone(
+    user: IamUser, with_user: bool, offline
+):
     who = [user.name] if with_user else []
     first = mfa_env(*who, "123456", "-s", "bash")
     assert first.returncode == 0, first.stderr
@@ -34,7 +40,7 @@ def test_second_run_reuses_the_session_with_the_network_gone(user: IamUser, with
     assert "reused the cached session" in again.stderr
 
 
-def test_a_code_given_still_reuses_a_valid_session(user: IamUser):
+def test_a_code_given_still_reuses_a_valid_session(user: IamUser, offline):
     first = mfa_env(user.name, "123456", "-s", "bash")
     again = no_tty(user.name, "654321", "-s", "bash", env=offline())
     assert again.returncode == 0, again.stderr
@@ -42,7 +48,7 @@ def test_a_code_given_still_reuses_a_valid_session(user: IamUser):
     assert "reused" in again.stderr
 
 
-def test_refresh_asks_sts_and_no_cache_touches_nothing(user: IamUser, isolate: Path):
+def test_refresh_asks_sts_and_no_cache_touches_nothing(user: IamUser, isolate: Path, offline):
     mfa_env(user.name, "123456", "-s", "bash")
     refreshed = no_tty(user.name, "123456", "--refresh", "-s", "bash", env=offline())
     assert refreshed.returncode == 1  # it really went to the (closed) network
@@ -67,7 +73,7 @@ def _plant(user: IamUser, isolate: Path, expires_in: timedelta) -> Credentials:
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12", "America/St_Johns"])
-def test_a_session_near_its_end_is_not_reused_in_any_time_zone(user: IamUser, isolate, tz):
+def test_a_session_near_its_end_is_not_reused_in_any_time_zone(user: IamUser, isolate, tz, offline):
     _plant(user, isolate, timedelta(minutes=10))  # less than the default --min-ttl of 15 minutes
     env = offline(TZ=tz)
     done = no_tty("--serial", user.serial, "-s", "bash", env=env)
@@ -78,7 +84,7 @@ def test_a_session_near_its_end_is_not_reused_in_any_time_zone(user: IamUser, is
     assert "export AWS_ACCESS_KEY_ID='ASIAPLANTED'" in done.stdout
 
 
-def test_an_expired_session_is_never_reused(user: IamUser, isolate: Path):
+def test_an_expired_session_is_never_reused(user: IamUser, isolate: Path, offline):
     _plant(user, isolate, timedelta(minutes=-1))
     done = no_tty("--serial", user.serial, "-s", "bash", "--min-ttl", "0", env=offline())
     assert done.returncode == 1
@@ -127,7 +133,7 @@ def test_files_are_private_under_umask_000(user: IamUser, isolate: Path):
     assert data["credentials"]["expiration"].endswith("Z")
 
 
-def test_concurrent_refreshes_leave_a_valid_cache(user: IamUser, isolate: Path):
+def test_concurrent_refreshes_leave_a_valid_cache(user: IamUser, isolate: Path, offline):
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "mfa_env", user.name, "123456", "--refresh", "-s", "bash"],
@@ -149,7 +155,7 @@ def test_concurrent_refreshes_leave_a_valid_cache(user: IamUser, isolate: Path):
     assert "reused" in again.stderr
 
 
-def test_a_cache_hit_imports_neither_boto3_nor_botocore(user: IamUser):
+def test_a_cache_hit_imports_neither_boto3_nor_botocore(user: IamUser, offline):
     mfa_env(user.name, "123456", "-s", "bash")
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "mfa_env", user.name, "-s", "bash"],

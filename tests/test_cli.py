@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IamUser, mfa_env, on_terminal, require
+from tests.helpers import IamUser, mfa_env, on_terminal, require
 from tests.shellrun import eval_in_shell
 
 NAMES = [
@@ -156,7 +156,7 @@ def test_a_terminal_on_stdout_gets_no_secret(user: IamUser):
 def test_several_devices_takes_the_first_and_names_the_rest(
     moto_url: str, isolate: Path, monkeypatch
 ):
-    from tests.conftest import make_user, write_credentials
+    from tests.helpers import make_user, write_credentials
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     made = make_user(moto_url, devices=2, u2f=1)

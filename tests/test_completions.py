@@ -10,7 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import ROOT, require
+from tests.helpers import ROOT, bin_dir, require
 
 SCRIPTS = {
     "bash": "mfa-env.bash",
@@ -41,11 +41,7 @@ def test_checked_in_script_is_current(shell: str):
 @pytest.fixture
 def on_path(tmp_path: Path) -> dict[str, str]:
     """An environment with `mfa-env` on PATH, running this checkout."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    launcher = bindir / "mfa-env"
-    launcher.write_text(f'#!/bin/sh\nexec {sys.executable} -m mfa_env "$@"\n')
-    launcher.chmod(0o755)
+    bindir = bin_dir(tmp_path)
     return {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "TERM": "dumb"}
 
 

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 spec = importlib.util.spec_from_file_location("demo_aws", ROOT / "scripts" / "demo_aws.py")
 assert spec

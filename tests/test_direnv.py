@@ -5,24 +5,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, IamUser, free_port, mfa_env, require
+from tests.helpers import ROOT, IamUser, mfa_env, require
+from tests.helpers import bin_dir as make_bin_dir
 
 
 @pytest.fixture
 def bin_dir(tmp_path: Path) -> Path:
-    """`mfa-env` on PATH as a user has it, running this checkout's code."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    launcher = bindir / "mfa-env"
-    launcher.write_text(f'#!/bin/sh\nexec {sys.executable} -m mfa_env "$@"\n')
-    launcher.chmod(0o755)
-    return bindir
+    return make_bin_dir(tmp_path)
 
 
 def _direnv(project: Path, bindir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -48,7 +42,7 @@ def _project(tmp_path: Path, envrc: str) -> Path:
 
 @pytest.mark.parametrize("login_shell", ["bash", "fish"])
 def test_envrc_gets_the_cached_session_with_no_prompt(
-    user: IamUser, tmp_path: Path, bin_dir: Path, login_shell: str
+    user: IamUser, tmp_path: Path, bin_dir: Path, login_shell: str, dead_url: str
 ):
     first = mfa_env(user.name, "123456", "--format", "json")
     assert first.returncode == 0, first.stderr
@@ -62,7 +56,7 @@ def test_envrc_gets_the_cached_session_with_no_prompt(
         "printenv",
         "AWS_SESSION_TOKEN",
         SHELL=shutil.which(login_shell) or login_shell,
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",  # the network is gone
+        AWS_ENDPOINT_URL=dead_url,  # the network is gone
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() in first.stdout

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests import hostile
-from tests.conftest import (
+from tests.error_matrix import CASES, LONG_TERM_SECRET, Case, with_table
+from tests.helpers import (
     ROOT,
-    free_port,
     make_user,
     mfa_env,
     no_tty,
@@ -21,15 +21,14 @@ from tests.conftest import (
     snapshot,
     write_credentials,
 )
-from tests.error_matrix import CASES, LONG_TERM_SECRET, Case, with_table
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_failure_is_clean(case: Case, isolate: Path, tmp_path: Path):
+def test_failure_is_clean(case: Case, isolate: Path, tmp_path: Path, dead_url: str):
     case.setup(isolate)
     before = snapshot(isolate)
     with hostile.responder(case.replies) as server:
-        url = server.url if case.endpoint == "hostile" else f"http://127.0.0.1:{free_port()}"
+        url = server.url if case.endpoint == "hostile" else dead_url
         env = {**os.environ, "AWS_ENDPOINT_URL": url, **case.env}
         shell = [] if "MFA_ENV_SHELL" in case.env else ["--shell", "bash"]
         # Run it under setsid so /dev/tty cannot be opened: no terminal, as in CI or direnv.

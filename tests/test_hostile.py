@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests import hostile
-from tests.conftest import no_tty
 from tests.error_matrix import keys
+from tests.helpers import no_tty
 from tests.shellrun import IDIOMS, READERS, eval_in_shell
 
 MARKER = "mfa_env_pwned"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mfa_env import __version__
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 @pytest.fixture(scope="module")

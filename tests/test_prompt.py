@@ -12,7 +12,7 @@ import pytest
 
 from mfa_env import prompt
 from mfa_env.errors import MfaEnvError
-from tests.conftest import IamUser, mfa_env
+from tests.helpers import IamUser, mfa_env
 
 
 def _script(tmp_path: Path, body: str) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,23 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IamUser, admin_client, free_port, no_tty
-
-
-def make_role(moto_url: str, name: str) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
-            }
-        ],
-    }
-    iam = admin_client(moto_url, "iam")
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+from tests.helpers import IamUser, make_role, no_tty
 
 
 def caller_arn(env_statements: str) -> str:
@@ -54,7 +37,7 @@ def roles(user: IamUser, moto_url: str, isolate: Path) -> dict[str, str]:
     return arns
 
 
-def test_one_code_serves_every_role(user: IamUser, roles: dict[str, str]):
+def test_one_code_serves_every_role(user: IamUser, roles: dict[str, str], dead_url: str):
     first = no_tty("--profile", "admin", "123456", "-s", "bash")
     assert first.returncode == 0, first.stderr
     assert f"new session for role {roles['admin']}" in first.stderr
@@ -71,7 +54,7 @@ def test_one_code_serves_every_role(user: IamUser, roles: dict[str, str]):
     assert ops_arn != admin_arn
 
     # And each role session is cached on its own: no network at all the third time.
-    offline = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    offline = {**os.environ, "AWS_ENDPOINT_URL": dead_url}
     third = no_tty("--profile", "admin", "-s", "bash", env=offline)
     assert third.returncode == 0, third.stderr
     assert f"reused the cached session for role {roles['admin']}" in third.stderr

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IamUser, mfa_env, no_tty, on_terminal, snapshot
-from tests.test_roles_exec import make_role
+from tests.helpers import IamUser, make_role, mfa_env, no_tty, on_terminal, snapshot
 
 
 @contextmanager

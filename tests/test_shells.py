@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from mfa_env import shells
 from mfa_env.errors import UnsafeValueError
-from tests.conftest import require
+from tests.helpers import require
 from tests.shellrun import IDIOMS, READERS, eval_in_shell, fails_in_shell
 
 REAL = {"bash": "bash", "dash": "dash", "sh": "sh", "zsh": "zsh", "ksh": "ksh", "fish": "fish"}

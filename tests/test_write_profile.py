@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IamUser, mfa_env, require
+from tests.helpers import IamUser, mfa_env, require
 
 OTHER = "# my keys\n[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = other\n"
 

@@ -1,0 +1,228 @@
+"""Helpers the tests share: the real command in a process, moto users, the real shells.
+
+Fixtures live in conftest.py; everything a test imports lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CI = os.environ.get("CI") == "true"
+
+
+@contextmanager
+def moto_server(log: Path) -> Iterator[str]:
+    """A real moto server in its own process, on a port it binds itself (port 0)."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "moto_serve.py")],
+            stdout=subprocess.PIPE,
+            stderr=out,
+        )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode().strip()
+        if not line:
+            raise RuntimeError(f"moto server did not start; see {log}")
+        yield f"http://127.0.0.1:{int(line)}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def dead_endpoint() -> Iterator[str]:
+    """An address that refuses connections: a port bound (0) but never listened on, held open
+    so that nothing else can take it while the test runs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@dataclass(frozen=True)
+class IamUser:
+    name: str
+    access_key_id: str
+    secret_access_key: str
+    serial: str
+    seed: str
+
+
+def admin_client(moto_url: str, service: str):
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="admin",
+        aws_secret_access_key="admin",
+    )
+
+
+def make_user(moto_url: str, devices: int = 1, u2f: int = 0, name: str | None = None) -> IamUser:
+    """An IAM user with long-term keys and `devices` virtual MFA devices, enabled."""
+    iam = admin_client(moto_url, "iam")
+    name = name or f"user-{uuid.uuid4().hex[:10]}"
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    serial = seed = ""
+    for i in range(u2f):
+        # moto has no U2F devices; enabling one by its ARN shape makes ListMFADevices list it.
+        iam.enable_mfa_device(
+            UserName=name,
+            SerialNumber=f"arn:aws:iam::123456789012:u2f/user/{name}/key{i}-ABCDEFGHIJKLMNOP",
+            AuthenticationCode1="123456",
+            AuthenticationCode2="654321",
+        )
+    for i in range(devices):
+        device = iam.create_virtual_mfa_device(VirtualMFADeviceName=f"{name}-{i}")[
+            "VirtualMFADevice"
+        ]
+        iam.enable_mfa_device(
+            UserName=name,
+            SerialNumber=device["SerialNumber"],
+            AuthenticationCode1="123456",
+            AuthenticationCode2="654321",
+        )
+        if i == 0:
+            serial, seed = device["SerialNumber"], device["Base32StringSeed"]
+    return IamUser(name, key["AccessKeyId"], key["SecretAccessKey"], serial, seed)
+
+
+def make_role(moto_url: str, name: str) -> str:
+    """A role whose trust policy asks for MFA; returns its ARN."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+            }
+        ],
+    }
+    iam = admin_client(moto_url, "iam")
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+def write_credentials(home: Path, user: IamUser, profile: str = "default") -> Path:
+    path = home / ".aws" / "credentials"
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "a") as f:
+        f.write(
+            f"[{profile}]\naws_access_key_id = {user.access_key_id}\n"
+            f"aws_secret_access_key = {user.secret_access_key}\n"
+        )
+    return path
+
+
+def bin_dir(where: Path) -> Path:
+    """A directory with `mfa-env` in it, as a user has it on PATH, running this checkout."""
+    bindir = where / "bin"
+    bindir.mkdir(exist_ok=True)
+    launcher = bindir / "mfa-env"
+    launcher.write_text(f'#!/bin/sh\nexec {sys.executable} -m mfa_env "$@"\n')
+    launcher.chmod(0o755)
+    return bindir
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def mfa_env(*args: str, env: dict[str, str] | None = None, timeout: float = 60, **kw) -> Result:
+    """The real command in a new process, as a user runs it (stdout captured, so not a tty)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mfa_env", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        **kw,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def no_tty(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+    """The real command with no controlling terminal (setsid), as in CI, cron or direnv: it
+    cannot prompt, so a missing code is an error, never a hang."""
+    return subprocess.run(
+        [sys.executable, "-m", "mfa_env", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        start_new_session=True,
+        **kw,
+    )
+
+
+def on_terminal(*args: str, stderr_too: bool = False) -> tuple[int, bytes, bytes]:
+    """The real command with stdout (and stderr, if asked) on a pseudo-terminal, as when the
+    user forgets `eval`. Returns the exit status, what reached the screen, and the stderr."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "mfa_env", *args],
+            stdout=follower,
+            stderr=follower if stderr_too else subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+        os.close(follower)
+        screen = b""
+        try:
+            while chunk := os.read(leader, 4096):
+                screen += chunk
+        except OSError:  # EIO: the terminal's other end is closed, all is read
+            pass
+    finally:
+        os.close(leader)
+    return done.returncode, screen, done.stderr or b""
+
+
+def require(program: str) -> str:
+    """The path of a real shell; in CI a missing one fails the run instead of skipping.
+
+    The shells that `make shells` installs from npm into .tools/ come before PATH, so the
+    tests run the pinned version: the real binary first (nushell's package ships it in
+    @nushell/<platform>/bin), then the package's node launcher.
+    """
+    tools = ROOT / ".tools" / "node_modules"
+    local = [*sorted(tools.glob("@nushell/*/bin")), tools / ".bin"]
+    path = shutil.which(program, path=os.pathsep.join(map(str, local))) or shutil.which(program)
+    if path is None:
+        if CI:
+            pytest.fail(f"{program} is not installed; `make test` installs it")
+        pytest.skip(f"{program} is not installed (run `make test` as root to install it)")
+    return path
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes, to prove that nothing was touched."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
