@@ -31,13 +31,13 @@ import fcntl
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mfa_env import paths
 from mfa_env.credentials import Credentials, rfc3339
 from mfa_env.errors import CredentialsFileError
 
@@ -58,8 +58,7 @@ _COMMENT_PREFIXES = ("#", ";")
 # \r or \n (and nowhere else: \x0b, \x85 or \u2028 stay inside a line).
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _BREAKS = ("\n", "\r")
-_PRIVATE_FILE = 0o600
-_PRIVATE_DIR = 0o700
+paths.PRIVATE_FILE = 0o600
 
 
 @dataclass(frozen=True)
@@ -82,15 +81,8 @@ class _Section:
 
 
 def credentials_path() -> Path:
-    """The shared credentials file: AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials.
-
-    Read from the environment at call time. Like botocore's raw_config_parse, variables and then
-    `~` are expanded. An empty variable counts as unset.
-    """
-    configured = os.environ.get("AWS_SHARED_CREDENTIALS_FILE")
-    if configured:
-        return Path(os.path.expanduser(os.path.expandvars(configured)))
-    return Path(os.path.expanduser("~")) / ".aws" / "credentials"
+    """The shared credentials file, expanded as botocore expands it."""
+    return Path(paths.credentials_file())
 
 
 def write_profile(
@@ -99,25 +91,28 @@ def write_profile(
     *,
     source_profiles: Collection[str] = (),
     path: Path | None = None,
+    region: str | None = None,
 ) -> WriteResult:
     """Store `creds` as the profile [name] in the shared credentials file.
 
     Only [name] changes: every other byte stays as it was. An existing [name] is overwritten only
     when it holds a session token or carries mfa-env's marker; a name in `source_profiles` is
-    never written. The file is replaced atomically under an exclusive lock, keeping its mode (new
+    never written. A known region is written too: botocore and the Node.js SDK read `region`
+    from the credentials file, so `--profile NAME` works with nothing else configured. The file
+    is replaced atomically under an exclusive lock, keeping its mode (new
     files are 0600); a symlink stays a symlink and its target is updated. Raises
     CredentialsFileError, with the file left unchanged, when any of this cannot be done.
     """
     target = Path(path) if path is not None else credentials_path()
-    shown = _shown(target)
+    shown = paths.home_path(target)
     _check_name(name, source_profiles)
-    entries = _entries(creds, shown)
+    entries = _entries(creds, shown, region)
     real = _real_file(target, shown)
     _make_private_dirs(real.parent)
     with _locked(real, shown):
         data, existing = _read(real, shown)
         text = _edited(_decoded(data, shown), name, entries, shown)
-        mode = stat.S_IMODE(existing.st_mode) if existing is not None else _PRIVATE_FILE
+        mode = stat.S_IMODE(existing.st_mode) if existing is not None else paths.PRIVATE_FILE
         # A cached session written again (mfa-env -w in a shell rc) leaves the file alone.
         if text.encode("utf-8") != data or existing is None:
             _replace(real, text.encode("utf-8"), mode, existing, shown)
@@ -130,7 +125,7 @@ def check_profile(
     """Raise CredentialsFileError now if write_profile(name) would be refused, so that no MFA
     code is spent on a session that cannot be stored. Reads only; takes no lock."""
     target = Path(path) if path is not None else credentials_path()
-    shown = _shown(target)
+    shown = paths.home_path(target)
     _check_name(name, source_profiles)
     real = _real_file(target, shown)
     data, _existing = _read(real, shown)
@@ -138,15 +133,6 @@ def check_profile(
         "ASIACHECK", "check", "check", datetime.fromtimestamp(0, timezone.utc)
     )
     _edited(_decoded(data, shown), name, _entries(placeholder, shown), shown)
-
-
-def _shown(path: Path) -> str:
-    """The path as messages show it: `~/...` under the home directory."""
-    home = os.path.expanduser("~").rstrip("/")
-    text = str(path)
-    if home and (text == home or text.startswith(home + "/")):
-        return "~" + text[len(home) :]
-    return text
 
 
 def _check_name(name: str, source_profiles: Collection[str]) -> None:
@@ -179,12 +165,13 @@ def _name_problem(name: str) -> str:
     return ""
 
 
-def _entries(creds: Credentials, shown: str) -> dict[str, str]:
+def _entries(creds: Credentials, shown: str, region: str | None = None) -> dict[str, str]:
     """The keys of the new section, in order; a value that cannot be one safe line is refused."""
     entries = {
         "aws_access_key_id": creds.access_key_id,
         "aws_secret_access_key": creds.secret_access_key,
         "aws_session_token": creds.session_token,
+        **({"region": region} if region else {}),
         EXPIRATION_KEY: rfc3339(creds.expiration),
         MARKER_KEY: MARKER_VALUE,
     }
@@ -215,22 +202,13 @@ def _real_file(target: Path, shown: str) -> Path:
 
 def _make_private_dirs(directory: Path) -> None:
     """Create the missing directories up to `directory`, each 0700 whatever the umask."""
-    missing: list[Path] = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for folder in reversed(missing):
-        try:
-            os.mkdir(folder, _PRIVATE_DIR)
-        except FileExistsError:
-            continue  # another writer made it first, and set its mode itself
-        except OSError as error:
-            raise CredentialsFileError(
-                f"could not create {_shown(folder)} ({error.strerror}); create it yourself "
-                "or set AWS_SHARED_CREDENTIALS_FILE to a writable place"
-            ) from None
-        # mkdir's mode passes through the umask, which may be 000.
-        os.chmod(folder, _PRIVATE_DIR)
+    try:
+        paths.private_dirs(str(directory))
+    except OSError as error:
+        raise CredentialsFileError(
+            f"could not create {paths.home_path(error.filename or directory)} ({error.strerror}); "
+            "create it yourself or set AWS_SHARED_CREDENTIALS_FILE to a writable place"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -246,9 +224,10 @@ def _locked(real: Path, shown: str) -> Iterator[None]:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     except OSError as error:
         raise CredentialsFileError(
-            f"could not create the lock file {_shown(lock_path)} ({error.strerror}); "
-            f"make {_shown(real.parent)} writable and try again"
+            f"could not create the lock file {paths.home_path(lock_path)} ({error.strerror}); "
+            f"make {paths.home_path(real.parent)} writable and try again"
         ) from None
+    paths.adopt_owner(str(lock_path), fd)  # under sudo -E: the user's next run must lock it
     try:
         _wait_for_lock(fd, shown)
         yield
@@ -502,59 +481,15 @@ def _check_result(
 def _replace(
     real: Path, data: bytes, mode: int, existing: os.stat_result | None, shown: str
 ) -> None:
-    """Write `data` to a temporary file beside `real`, make it durable, and rename it over `real`.
-
-    On any failure the temporary file is removed and `real` is left exactly as it was.
-    """
-    temp: str | None = None
-    fd = -1
+    """Write `data` over `real` atomically, keeping its mode and owner; on failure `real` is left
+    exactly as it was."""
+    owner = (existing.st_uid, existing.st_gid) if existing is not None else None
     try:
-        # mkstemp opens with O_EXCL and mode 0600, so no one else can read the secrets meanwhile.
-        fd, temp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
-        os.fchmod(fd, mode)  # the existing file's mode, or 0600: fchmod ignores the umask
-        if existing is not None:
-            _keep_owner(fd, existing)
-        _write_all(fd, data)
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(temp, real)
-        temp = None
-    except BaseException as error:
-        if fd >= 0:
-            os.close(fd)
-        if temp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-        if isinstance(error, OSError):
-            raise CredentialsFileError(
-                f"could not write {shown} ({error.strerror or error}); it was left unchanged"
-            ) from None
-        raise
-    _fsync_dir(real.parent)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _keep_owner(fd: int, existing: os.stat_result) -> None:
-    """Give the new file the old one's owner when allowed (under sudo, say); else leave ours."""
-    if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
-        with contextlib.suppress(OSError):
-            os.fchown(fd, existing.st_uid, existing.st_gid)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable. Some file systems cannot fsync a directory; the rename stands."""
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        paths.write_private(str(real), data, mode, owner)
+    except OSError as error:
+        raise CredentialsFileError(
+            f"could not write {shown} ({error.strerror or error}); it was left unchanged"
+        ) from None
 
 
 def _warnings(mode: int, shown: str) -> tuple[str, ...]:

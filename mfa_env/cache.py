@@ -1,126 +1,178 @@
-"""The session cache: one JSON file per (source, MFA serial, role), private and atomic.
+"""The session cache: one private JSON file per (source keys, MFA serial, role), trusted only
+when it is ours.
 
-An entry that cannot be read or understood is a miss, never a crash (as the AWS CLI's
-JSONFileCache turns OSError and ValueError into a miss). Expiry is an aware UTC time.
+As ssh and gpg treat their files: the directory and each entry are used only when they are what
+they should be (a real directory or regular file, owned by us, writable by no one else). Anything
+else, and any entry that cannot be read or understood, is a miss (as the AWS CLI's JSONFileCache
+turns OSError and ValueError into a miss); where someone else's hand may be in it, the miss says
+so. Nothing is followed through a link, chmod-ed, or waited on.
 """
 
 # No `from __future__ import annotations`: NamedTuple would compile each annotation string.
 
-import contextlib
 import json
 import os
-import zlib
+import stat
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from mfa_env import paths
+from mfa_env.config import SERIAL_RE, matches
 from mfa_env.credentials import Credentials
 
-FORMAT = 1
+FORMAT = 2
+# An entry is a few hundred bytes; anything much larger is not ours.
+MAX_ENTRY = 64 * 1024
+# STS sessions last at most 36 h: an expiry further out than this is a broken clock or a forgery.
+HORIZON = timedelta(hours=48)
+
+try:  # the stdlib's own SHA-256, without hashlib's OpenSSL load: ~3 ms on every cached run
+    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
+except ImportError:  # pragma: no cover - depends on the Python version
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+    except ImportError:
+        from hashlib import sha256
 
 
-# Paths are plain strings here: pathlib costs the cached path ~2 ms of imports.
-def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "mfa-env")
+class Distrust(Exception):
+    """A cache file or directory that is not ours, or not sane: a miss, and a warning."""
+
+
+def source_id(access_key_id: str) -> str:
+    """The cache's name for a set of long-term keys: a hash of the access key ID, so changed keys
+    never reuse an old session and file contents do not list key IDs."""
+    return str(sha256(f"mfa-env:{access_key_id}".encode()).hexdigest()[:32])
 
 
 class SessionKey(NamedTuple):
-    """What a cached session belongs to. A role session is keyed by its role too.
-
-    An immutable record like a frozen dataclass, but a NamedTuple: building a dataclass costs
-    the cached path ~0.5 ms at import."""
+    """What a cached session belongs to: the source keys, the device, and a role, if any."""
 
     source: str
     serial: str
-    role_arn: str = ""
+    role: str = ""
 
     def path(self) -> str:
-        return _entry("session", [self.source, self.serial, self.role_arn])
+        return _entry_path("session", [self.source, self.serial, self.role])
 
 
-def serial_path(source: str, user: str | None) -> str:
-    return _entry("serial", [source, user or ""])
+def _entry_path(kind: str, parts: list[str]) -> str:
+    name = sha256(json.dumps(parts).encode()).hexdigest()[:32]
+    return os.path.join(paths.cache_dir(), f"{kind}-{name}.json")
 
 
-def _entry(kind: str, parts: list[str]) -> str:
-    # Two checksums, not hashlib: loading OpenSSL costs the cached path ~2 ms. The name needs no
-    # secrecy, and a collision only costs a miss: each entry holds its full key, checked on read.
-    data = json.dumps(parts).encode()
-    name = f"{kind}-{zlib.crc32(data):08x}{zlib.adler32(data):08x}.json"
-    return os.path.join(cache_dir(), name)
-
-
-def _read(path: str) -> dict | None:
+def _trusted_owners() -> tuple[int, ...]:
+    euid = os.geteuid()
+    if euid != 0:
+        return (euid,)
+    # root through sudo -E with the user's HOME: the user's own cache, which root may read.
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        return None
-    return data
+        return (0, os.stat(os.path.expanduser("~")).st_uid)
+    except OSError:
+        return (0,)
 
 
-def load_session(key: SessionKey) -> Credentials | None:
-    data = _read(key.path())
-    if data is None or data.get("key") != [key.source, key.serial, key.role_arn]:
-        return None
+def _check(status: os.stat_result, what: str, kind: str, is_kind: bool) -> None:
+    if not is_kind:
+        raise Distrust(f"{what} is not a {kind}")
+    if status.st_uid not in _trusted_owners():
+        raise Distrust(f"{what} belongs to another user (uid {status.st_uid})")
+    if status.st_mode & 0o022:
+        mode = status.st_mode & 0o777
+        raise Distrust(f"{what} can be changed by group or others (mode {mode:04o})")
+
+
+def _check_dir(directory: str) -> bool:
+    """True for a trusted cache directory, False when there is none; Distrust otherwise."""
     try:
-        return Credentials.from_json(data["credentials"])
-    except (KeyError, TypeError, ValueError):
+        status = os.lstat(directory)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise Distrust(f"cannot look at {paths.home_path(directory)} ({exc.strerror})") from None
+    shown = f"the cache directory {paths.home_path(directory)}"
+    _check(status, shown, "directory", stat.S_ISDIR(status.st_mode))
+    return True
+
+
+def _read(path: str) -> dict[str, object] | None:
+    """The entry's JSON object; None when there is none. Distrust for anything not ours."""
+    if not _check_dir(os.path.dirname(path)):
         return None
+    shown = f"the cache entry {paths.home_path(path)}"
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:  # ELOOP: a symlink; EACCES; …
+        raise Distrust(f"cannot open {shown} ({exc.strerror})") from None
+    try:
+        status = os.fstat(fd)
+        _check(status, shown, "regular file", stat.S_ISREG(status.st_mode))
+        if status.st_size > MAX_ENTRY:
+            raise Distrust(f"{shown} is too large to be one of ours")
+        data = os.read(fd, MAX_ENTRY + 1)
+    except OSError as exc:
+        raise Distrust(f"cannot read {shown} ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        raise Distrust(f"{shown} is not valid JSON") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        return None  # an older format: a plain miss, overwritten on the next store
+    return document
 
 
-def store_session(key: SessionKey, creds: Credentials) -> str:
-    """Raises OSError when the cache cannot be written; the caller warns and goes on."""
+def load_session(key: SessionKey, now: datetime) -> Credentials | None:
+    """The cached session for `key`, or None; Distrust for an entry that is not ours or sane."""
     path = key.path()
-    _write(
-        path,
-        {
-            "format": FORMAT,
-            "key": [key.source, key.serial, key.role_arn],
-            "credentials": creds.to_json(),
-        },
-    )
-    return path
-
-
-def load_serial(source: str, user: str | None) -> str | None:
-    data = _read(serial_path(source, user))
-    if data is None or data.get("key") != [source, user or ""]:
+    document = _read(path)
+    if document is None or document.get("key") != [key.source, key.serial, key.role]:
         return None
-    serial = data.get("serial")
-    return serial if isinstance(serial, str) and serial else None
-
-
-def store_serial(source: str, user: str | None, serial: str) -> None:
-    _write(
-        serial_path(source, user), {"format": FORMAT, "key": [source, user or ""], "serial": serial}
-    )
-
-
-def _private_dir(path: str) -> None:
-    # makedirs applies the umask to the mode, so set 0700 explicitly on what we own.
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    status = os.stat(path)
-    if status.st_mode & 0o077 and status.st_uid == os.getuid():
-        os.chmod(path, 0o700)
-
-
-def _write(path: str, data: dict) -> None:
-    import tempfile  # only on a write: the cached path never needs it
-
-    directory = os.path.dirname(path)
-    _private_dir(directory)
-    # mkstemp creates the file 0600 whatever the umask; the rename makes the write atomic,
-    # so a reader sees the old entry or the new one, never half of one.
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    raw = document.get("credentials")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        if not isinstance(raw, dict):
+            raise TypeError
+        creds = Credentials.from_json(raw)
+        absurd = creds.expiration - now > HORIZON
+    except (KeyError, TypeError, ValueError, OverflowError):
+        raise Distrust(f"the cache entry {paths.home_path(path)} is not a session") from None
+    if absurd:
+        raise Distrust(f"the cache entry {paths.home_path(path)} expires absurdly far ahead")
+    return creds
+
+
+def store_session(key: SessionKey, creds: Credentials) -> None:
+    """Raises OSError or Distrust when the cache cannot be written; the caller warns, goes on."""
+    document = {"format": FORMAT, "key": list(key), "credentials": creds.to_json()}
+    _write(key.path(), document)
+
+
+def serial_path(source: str) -> str:
+    return _entry_path("serial", [source])
+
+
+def load_serial(source: str) -> str | None:
+    """The MFA serial remembered for these source keys, however USER was spelled."""
+    path = serial_path(source)
+    document = _read(path)
+    if document is None or document.get("key") != [source]:
+        return None
+    serial = document.get("serial")
+    if not isinstance(serial, str) or not matches(SERIAL_RE, serial):
+        raise Distrust(f"the cache entry {paths.home_path(path)} holds no MFA serial")
+    return serial
+
+
+def store_serial(source: str, serial: str) -> None:
+    _write(serial_path(source), {"format": FORMAT, "key": [source], "serial": serial})
+
+
+def _write(path: str, document: dict[str, object]) -> None:
+    directory = os.path.dirname(path)
+    if not _check_dir(directory):
+        paths.private_dirs(directory)
+    paths.write_private(path, json.dumps(document).encode())

@@ -10,10 +10,11 @@ cached fast path never has to import botocore. Environment variables are read at
 import configparser
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from mfa_env.errors import ConfigError, UsageError
+from mfa_env.paths import config_file, credentials_file, home_path
 
 DEFAULT_DURATION = 43200
 MIN_DURATION = 900
@@ -26,29 +27,12 @@ CODE_RE = r"[0-9]{6}"
 SERIAL_RE = r"[\w+=/:,.@-]{9,256}"
 ROLE_ARN_RE = r"arn:aws[\w-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}"
 SESSION_NAME_RE = r"[\w+=,.@-]{2,64}"
+REGION_RE = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
 
 
 def matches(pattern: str, text: str) -> bool:
     """The whole of text matches pattern, with ASCII-only \\w and \\d, as AWS means them."""
     return re.fullmatch(pattern, text, re.ASCII) is not None
-
-
-def home_path(path: str | os.PathLike[str]) -> str:
-    """A path as the user would type it, for messages: ~ for the home directory."""
-    home = os.path.expanduser("~")
-    text = str(path)
-    if home not in ("", "/") and (text == home or text.startswith(home + os.sep)):
-        return "~" + text[len(home) :]
-    return text
-
-
-# Paths are plain strings here: pathlib costs the cached path ~2 ms of imports.
-def credentials_file() -> str:
-    return os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")
-
-
-def config_file() -> str:
-    return os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config")
 
 
 def _read_ini(path: str) -> dict[str, dict[str, str]]:
@@ -112,12 +96,23 @@ class AwsFiles(NamedTuple):
                 return value.strip()
         return None
 
+    def key_id(self, profile: str) -> str | None:
+        """The profile's access key ID: credentials file first, as botocore's chain reads it."""
+        for source in (self.credentials, self.config):
+            value = source.get(profile, {}).get("aws_access_key_id")
+            if value:
+                return value.strip()
+        return None
+
     def names(self) -> list[str]:
         return sorted(set(self.credentials) | set(self.config))
 
 
 class Source(NamedTuple):
-    """Where the long-term keys come from: a named profile, or keys in the environment."""
+    """Where the long-term keys come from: a named profile, or keys in the environment.
+
+    `access_key_id` is known without botocore for keys in the environment or the AWS files; it is
+    None for a profile whose keys only botocore can produce (credential_process, say)."""
 
     profile: str | None
     access_key_id: str | None = None
@@ -125,13 +120,6 @@ class Source(NamedTuple):
 
     def __repr__(self) -> str:  # never the secret, should a Source reach a traceback
         return f"Source(profile={self.profile!r}, access_key_id={self.access_key_id!r})"
-
-    @property
-    def label(self) -> str:
-        """Stable identity for the cache; never holds a secret."""
-        if self.profile is None:
-            return f"env:{self.access_key_id}"
-        return f"profile:{self.profile}:{credentials_file()}"
 
     @property
     def describe(self) -> str:
@@ -165,11 +153,31 @@ class Role(NamedTuple):
 
 class Settings(NamedTuple):
     source: Source
-    serial: str | None  # as configured; None means: discover it through IAM
-    duration: int
+    serial: str | None  # as configured; None means: remembered, or discovered through IAM
+    duration: int  # of the MFA session; a role's own is Role.duration
     region: str | None
     role: Role | None
     user: str | None
+    # AWS_PROFILE (or AWS_DEFAULT_PROFILE) as set now: the shell output moves it aside, since
+    # SDKs whose chain prefers a named profile (Node.js v3) would ignore the session otherwise.
+    moved_profile: str | None = None
+
+    @property
+    def own_profiles(self) -> set[str]:
+        """Profiles -w must never write into: the source, and the role profile named."""
+        return {p for p in (self.source.profile, self.role and self.role.profile) if p}
+
+
+class Inputs(NamedTuple):
+    """What the command line says, before anything is resolved."""
+
+    profile: str | None = None
+    user: str | None = None
+    serial: str | None = None
+    duration: str | None = None
+    region: str | None = None
+    role_arn: str | None = None
+    role_session_name: str | None = None
 
 
 def _env(name: str) -> str | None:
@@ -230,6 +238,20 @@ def split_positionals(args: tuple[str, ...]) -> tuple[str | None, str | None]:
     return None, None
 
 
+def default_session_name() -> str:
+    user = os.environ.get("USER") or os.environ.get("LOGNAME") or "user"
+    name = re.sub(r"[^\w+=,.@-]", "-", f"mfa-env-{user}", flags=re.ASCII)
+    return name[:64]
+
+
+# -- one resolver per row of SPEC.md's table ---------------------------------------------------
+
+
+def shell_profile() -> str | None:
+    """The profile this shell names: AWS_PROFILE, else the one an earlier eval moved aside."""
+    return _env("AWS_PROFILE") or _env("AWS_DEFAULT_PROFILE") or _env("MFA_ENV_PROFILE")
+
+
 def _source_from_env() -> Source | None:
     key, secret = _env("AWS_ACCESS_KEY_ID"), _env("AWS_SECRET_ACCESS_KEY")
     # A session token beside them means these are an earlier session, never a source.
@@ -238,98 +260,147 @@ def _source_from_env() -> Source | None:
     return None
 
 
-def _role_from_profile(files: AwsFiles, name: str) -> tuple[Role | None, str]:
-    """For a role profile, the role and the profile holding the long-term keys."""
-    if not files.get(name, "role_arn"):
-        return None, name
-    seen = [name]
+def _role_chain(files: AwsFiles, name: str) -> list[str]:
+    """The profiles from `name` along source_profile to the one with long-term keys."""
+    chain = [name]
     current = name
-    while True:
+    while files.get(current, "role_arn"):
         parent = files.get(current, "source_profile")
         if not parent:
             raise ConfigError(
                 f"profile {current!r} has role_arn but no source_profile; mfa-env needs "
                 "source_profile to name the profile with long-term keys"
             )
-        if parent == current and current == name:
+        if parent == current == name:
             break  # botocore: a profile may be its own source (role_arn beside static keys)
-        if parent in seen:
-            chain = " -> ".join([*seen, parent])
-            raise ConfigError(f"source_profile loops ({chain}); point one at long-term keys")
+        if parent in chain:
+            raise ConfigError(
+                f"source_profile loops ({' -> '.join([*chain, parent])}); "
+                "point one at long-term keys"
+            )
         if not files.exists(parent):
             raise ConfigError(
                 f"profile {current!r} names source_profile {parent!r}, which does not exist"
             )
-        seen.append(parent)
-        if files.get(parent, "role_arn"):
-            current = parent
-            continue
-        if len(seen) > 2:
-            chain = " -> ".join(seen)
-            raise ConfigError(
-                f"profile {name!r} chains roles ({chain}); mfa-env assumes one role: "
-                "point source_profile at the profile with long-term keys"
-            )
-        break
-    source = seen[-1] if len(seen) > 1 else name
+        chain.append(parent)
+        current = parent
+    return chain
+
+
+def _role_from_chain(files: AwsFiles, chain: list[str]) -> Role | None:
+    """The role of a walked chain, validated: one hop, a role ARN, a valid duration."""
+    name = chain[0]
+    if not files.get(name, "role_arn"):
+        return None
+    if len(chain) > 2:
+        raise ConfigError(
+            f"profile {name!r} chains roles ({' -> '.join(chain)}); mfa-env assumes one role: "
+            "point source_profile at the profile with long-term keys"
+        )
     arn = files.get(name, "role_arn") or ""
     if not matches(ROLE_ARN_RE, arn):
         raise ConfigError(f"role_arn of profile {name!r} is not a role ARN: {arn!r}")
-    session_name = files.get(name, "role_session_name") or default_session_name()
     duration = files.get(name, "duration_seconds")
-    return (
-        Role(
-            arn=arn,
-            session_name=session_name,
-            external_id=files.get(name, "external_id"),
-            duration=parse_duration(duration, f"duration_seconds of profile {name!r}")
-            if duration
-            else None,
-            profile=name,
-        ),
-        source,
+    return Role(
+        arn=arn,
+        session_name=files.get(name, "role_session_name") or default_session_name(),
+        external_id=files.get(name, "external_id"),
+        duration=parse_duration(duration, f"duration_seconds of profile {name!r}")
+        if duration
+        else None,
+        profile=name,
     )
 
 
-def default_session_name() -> str:
-    user = os.environ.get("USER") or os.environ.get("LOGNAME") or "user"
-    name = re.sub(r"[^\w+=,.@-]", "-", f"mfa-env-{user}", flags=re.ASCII)
-    return name[:64]
-
-
-def resolve(
-    *,
-    profile: str | None,
-    user: str | None,
-    serial: str | None,
-    duration: str | None,
-    region: str | None,
-    role_arn: str | None,
-    role_session_name: str | None,
-) -> Settings:
-    """Work out every input; raises UsageError or ConfigError before any network call."""
-    files = AwsFiles.load()
-    env_source = None if profile else _source_from_env()
-    if profile is None and env_source is None:
-        profile = _env("AWS_PROFILE") or _env("AWS_DEFAULT_PROFILE") or "default"
-    role: Role | None = None
-    if profile is not None:
-        explicit = profile
-        if not files.exists(profile) and profile == "default":
+def resolve_source(files: AwsFiles, profile: str | None) -> tuple[Source, Role | None, list[str]]:
+    """The long-term keys, the role of a role profile, and the profiles settings are read from."""
+    if profile is None:
+        env_source = _source_from_env()
+        if env_source is not None:
+            return env_source, None, []
+        profile = shell_profile() or "default"
+    if not files.exists(profile):
+        if profile == "default":
             raise ConfigError(
                 "no AWS credentials found: no [default] profile in "
                 f"{home_path(credentials_file())} "
                 "and no AWS_ACCESS_KEY_ID; run 'aws configure', or pass --profile"
             )
-        if not files.exists(profile):
-            raise unknown_profile(profile)
-        role, source_name = _role_from_profile(files, profile)
-        source = Source(profile=source_name)
-        setting_profiles = [explicit, source_name]
-    else:
-        assert env_source is not None
-        source = env_source
-        setting_profiles = []
+        raise unknown_profile(profile)
+    chain = _role_chain(files, profile)
+    role = _role_from_chain(files, chain)
+    source_name = chain[-1]
+    source = Source(profile=source_name, access_key_id=files.key_id(source_name))
+    return source, role, [profile, source_name]
+
+
+def resolve_serial(explicit: str | None, setting: Callable[[str], str | None]) -> str | None:
+    for value, where in (
+        (explicit, "--serial"),
+        (_env("MFA_ENV_SERIAL"), "MFA_ENV_SERIAL"),
+        (setting("mfa_serial"), "mfa_serial in the AWS config"),
+    ):
+        if value is not None:
+            return check_serial(value, where)
+    return None
+
+
+def resolve_duration(explicit: str | None, files: AwsFiles, source: Source) -> int:
+    """The MFA session's length. With a role, --duration is the role's (see resolve_role)."""
+    if explicit is not None:
+        return parse_duration(explicit, "--duration")
+    configured = _env("MFA_ENV_DURATION")
+    if configured:
+        return parse_duration(configured, "MFA_ENV_DURATION")
+    configured = files.get(source.profile, "duration_seconds") if source.profile else None
+    if configured:
+        return parse_duration(configured, f"duration_seconds of profile {source.profile!r}")
+    return DEFAULT_DURATION
+
+
+def resolve_role(inputs: Inputs, from_profile: Role | None, duration: int | None) -> Role | None:
+    """--role-arn, else the role profile's role; --role-session-name and --duration apply."""
+    role = from_profile
+    if inputs.role_arn is not None:
+        if not matches(ROLE_ARN_RE, inputs.role_arn):
+            raise UsageError(
+                f"--role-arn must look like arn:aws:iam::ACCOUNT:role/NAME, not {inputs.role_arn!r}"
+            )
+        role = Role(arn=inputs.role_arn, session_name=default_session_name())
+    elif role is None:
+        if inputs.role_session_name:
+            raise UsageError("--role-session-name needs a role: give --role-arn or a role profile")
+        return None
+    if inputs.role_session_name:
+        role = role._replace(session_name=inputs.role_session_name)
+    if duration is not None:
+        role = role._replace(duration=duration)
+    if not matches(SESSION_NAME_RE, role.session_name):
+        raise UsageError(
+            f"role session name {role.session_name!r} must be 2-64 of letters, digits and +=,.@_-"
+        )
+    return role
+
+
+def resolve_region(explicit: str | None, setting: Callable[[str], str | None]) -> str | None:
+    for value, where in (
+        (explicit, "--region"),
+        (setting("region"), "region in the AWS config"),
+        (_env("AWS_REGION"), "AWS_REGION"),
+        (_env("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION"),
+    ):
+        if value:
+            # botocore.utils.validate_region_name: a host label, or it refuses to build a client.
+            if not matches(REGION_RE, value):
+                raise UsageError(f"{where} is not a region name: {value!r}; e.g. eu-west-1")
+            return value
+    return None
+
+
+def resolve(inputs: Inputs, files: AwsFiles | None = None) -> Settings:
+    """Work out every input; raises UsageError or ConfigError before any network call."""
+    files = files if files is not None else AwsFiles.load()
+    source, profile_role, setting_profiles = resolve_source(files, inputs.profile)
 
     def setting(key: str) -> str | None:
         for name in setting_profiles:
@@ -338,52 +409,18 @@ def resolve(
                 return value
         return None
 
-    if serial is None:
-        serial = _env("MFA_ENV_SERIAL")
-        where = "MFA_ENV_SERIAL"
-        if serial is None:
-            serial = setting("mfa_serial")
-            where = "mfa_serial in the AWS config"
-    else:
-        where = "--serial"
-    if serial is not None:
-        serial = check_serial(serial, where)
-
-    if duration is not None:
-        seconds = parse_duration(duration, "--duration")
-    elif _env("MFA_ENV_DURATION"):
-        seconds = parse_duration(_env("MFA_ENV_DURATION") or "", "MFA_ENV_DURATION")
-    else:
-        configured = files.get(source.profile, "duration_seconds") if source.profile else None
-        seconds = (
-            parse_duration(configured, f"duration_seconds of profile {source.profile!r}")
-            if configured
-            else DEFAULT_DURATION
-        )
-
-    if role_arn is not None:
-        if not matches(ROLE_ARN_RE, role_arn):
-            raise UsageError(
-                f"--role-arn must look like arn:aws:iam::ACCOUNT:role/NAME, not {role_arn!r}"
-            )
-        role = Role(
-            arn=role_arn,
-            session_name=role_session_name or default_session_name(),
-            duration=seconds if duration is not None else None,
-        )
-    elif role is not None:
-        if role_session_name:
-            role = role._replace(session_name=role_session_name)
-        if duration is not None:
-            role = role._replace(duration=seconds)
-    elif role_session_name:
-        raise UsageError("--role-session-name needs a role: give --role-arn or a role profile")
-    if role is not None and not matches(SESSION_NAME_RE, role.session_name):
-        raise UsageError(
-            f"role session name {role.session_name!r} must be 2-64 of letters, digits and +=,.@_-"
-        )
-
-    region = region or setting("region") or _env("AWS_REGION") or _env("AWS_DEFAULT_REGION")
+    explicit_duration = (
+        parse_duration(inputs.duration, "--duration") if inputs.duration is not None else None
+    )
+    role = resolve_role(inputs, profile_role, explicit_duration)
+    # The MFA session keeps its own length whatever the role's: --duration is the role's then.
+    duration = resolve_duration(None if role else inputs.duration, files, source)
     return Settings(
-        source=source, serial=serial, duration=seconds, region=region, role=role, user=user
+        source=source,
+        serial=resolve_serial(inputs.serial, setting),
+        duration=duration,
+        region=resolve_region(inputs.region, setting),
+        role=role,
+        user=inputs.user,
+        moved_profile=_env("AWS_PROFILE") or _env("AWS_DEFAULT_PROFILE"),
     )

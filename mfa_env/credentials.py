@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -17,6 +18,22 @@ ENV_NAMES = (
 )
 # botocore prefers a stale AWS_SECURITY_TOKEN over a fresh AWS_SESSION_TOKEN: always clear it.
 STALE_NAMES = ("AWS_SECURITY_TOKEN",)
+SESSION_NAMES = ENV_NAMES[:4]
+# Where the shell output keeps the AWS_PROFILE it moves aside, for --unset and the next run.
+PROFILE_KEEPER = "MFA_ENV_PROFILE"
+PROFILE_NAMES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+# Removed from an exec-mode child: stale credentials and whatever would make tools ignore ours.
+EXEC_REMOVED = (*STALE_NAMES, *SESSION_NAMES, *PROFILE_NAMES, "MFA_ENV_RESOLVING_SOURCE")
+
+
+def unset_env(env: Mapping[str, str]) -> dict[str, str | None]:
+    """What --unset assigns (None: unset): the session goes, the user's region stays, and the
+    AWS_PROFILE an earlier eval set aside comes back."""
+    names: dict[str, str | None] = dict.fromkeys((*STALE_NAMES, *SESSION_NAMES, PROFILE_KEEPER))
+    kept_profile = env.get(PROFILE_KEEPER, "").strip()
+    if kept_profile:
+        names["AWS_PROFILE"] = kept_profile
+    return names
 
 
 def utc(moment: datetime) -> datetime:
@@ -37,6 +54,30 @@ def parse_rfc3339(text: str) -> datetime:
     return utc(datetime.fromisoformat(text))
 
 
+def describe_expiry(expiration: datetime, now: datetime) -> str:
+    """`valid until 2026-11-27 12:00 +08:00, in 11h 59m`: local time, and time left."""
+    local = expiration.astimezone()
+    offset = local.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}" if offset else ""
+    hours, rest = divmod(max(0, int((expiration - now).total_seconds())), 3600)
+    left = f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m"
+    return f"valid until {local:%Y-%m-%d %H:%M} {offset}, in {left}"
+
+
+def describe_status(env: Mapping[str, str], now: datetime) -> tuple[bool, str]:
+    """--status: whether `env` holds a live session, and the line that says so."""
+    raw = env.get("AWS_CREDENTIAL_EXPIRATION", "").strip()
+    if not raw or not env.get("AWS_SESSION_TOKEN"):
+        return False, "no session in this environment"
+    try:
+        expiration = parse_rfc3339(raw)
+    except (ValueError, OverflowError):
+        return False, f"AWS_CREDENTIAL_EXPIRATION is not a time: {raw!r}"
+    if expiration <= now:
+        return False, f"the session in this environment expired at {expiration:%Y-%m-%d %H:%M} UTC"
+    return True, f"session {describe_expiry(expiration, now)}"
+
+
 @dataclass(frozen=True)
 class Credentials:
     """Temporary credentials from STS; secrets stay out of repr, so no traceback shows them."""
@@ -46,20 +87,37 @@ class Credentials:
     session_token: str = field(repr=False)
     expiration: datetime
     arn: str = ""
+    # When the session was had; with the expiry it gives the session's full length, which the
+    # default reuse window is a quarter of. None for entries that did not record it.
+    issued: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "expiration", utc(self.expiration))
+        if self.issued is not None:
+            object.__setattr__(self, "issued", utc(self.issued))
 
     @classmethod
-    def from_sts(cls, response: dict[str, Any], arn: str = "") -> Credentials:
+    def from_sts(
+        cls, response: dict[str, Any], arn: str = "", issued: datetime | None = None
+    ) -> Credentials:
         """From the `Credentials` member of a GetSessionToken or AssumeRole response."""
+        expiration = response["Expiration"]
+        if not isinstance(expiration, datetime):
+            raise TypeError("Expiration is not a time")
         return cls(
             access_key_id=response["AccessKeyId"],
             secret_access_key=response["SecretAccessKey"],
             session_token=response["SessionToken"],
-            expiration=response["Expiration"],
+            expiration=expiration,
             arn=arn,
+            issued=issued,
         )
+
+    def length(self) -> float | None:
+        """The session's full length in seconds, when known."""
+        if self.issued is None:
+            return None
+        return (self.expiration - self.issued).total_seconds()
 
     def seconds_left(self, now: datetime) -> float:
         return (self.expiration - utc(now)).total_seconds()
@@ -74,6 +132,26 @@ class Credentials:
         if region:
             env["AWS_REGION"] = region
             env["AWS_DEFAULT_REGION"] = region
+        return env
+
+    def shell_env(self, region: str | None, moved_profile: str | None) -> dict[str, str | None]:
+        """What the shell output assigns (None: unset). With AWS_PROFILE set, SDKs whose chain
+        prefers a named profile (Node.js v3) would keep using its long-term keys: it is set
+        aside in MFA_ENV_PROFILE."""
+        names: dict[str, str | None] = dict.fromkeys(STALE_NAMES)
+        names.update(self.env(region))
+        if moved_profile:
+            names.update(dict.fromkeys(PROFILE_NAMES))
+            names[PROFILE_KEEPER] = moved_profile
+        return names
+
+    def child_env(
+        self, base: Mapping[str, str], region: str | None, extra: Mapping[str, str]
+    ) -> dict[str, str]:
+        """An exec-mode child's environment: stale credentials and profiles out, ours in."""
+        env = {k: v for k, v in base.items() if k not in EXEC_REMOVED}
+        env.update(self.env(region))
+        env.update(extra)
         return env
 
     def process_json(self) -> str:
@@ -96,18 +174,23 @@ class Credentials:
             "session_token": self.session_token,
             "expiration": rfc3339(self.expiration),
             "arn": self.arn,
+            **({"issued": rfc3339(self.issued)} if self.issued else {}),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Credentials:
         """Raises KeyError, TypeError or ValueError on a malformed document."""
-        fields = ("access_key_id", "secret_access_key", "session_token")
+        fields = ("access_key_id", "secret_access_key", "session_token", "expiration")
         if not all(isinstance(data[name], str) and data[name] for name in fields):
             raise ValueError("credential fields must be non-empty strings")
+        issued = data.get("issued")
+        if issued is not None and not isinstance(issued, str):
+            raise ValueError("issued must be a time")
         return cls(
             access_key_id=data["access_key_id"],
             secret_access_key=data["secret_access_key"],
             session_token=data["session_token"],
             expiration=parse_rfc3339(data["expiration"]),
             arn=str(data.get("arn", "")),
+            issued=parse_rfc3339(issued) if issued else None,
         )

@@ -318,6 +318,22 @@ SHELLS: dict[str, Shell] = {
 }
 
 
+class Output(NamedTuple):
+    """What stdout will carry, decided before anything is printed."""
+
+    fmt: str  # shell, json, dotenv, or exec (stdout is the command's)
+    shell: Shell
+    tty: bool
+
+    def fail_statement(self) -> str:
+        # A terminal, another format, or exec mode's child's stdout: nothing to make fail.
+        return self.shell.fail if self.fmt == "shell" and not self.tty else ""
+
+
+# Before the shell is known, a failure still makes a POSIX eval fail: eval is POSIX by default.
+POSIX_OUTPUT = Output("shell", _POSIX, tty=False)
+
+
 class Detected(NamedTuple):
     name: str
     hint: str | None = None  # said on stderr when the guess may be wrong
@@ -355,7 +371,7 @@ def _shellingham() -> str | None:
         name, _path = shellingham.detect_shell()
     except shellingham.ShellDetectionFailure:
         return None
-    return name.lower()
+    return str(name).lower()
 
 
 def _proc_shell(max_depth: int = 10) -> str | None:

@@ -1,20 +1,21 @@
-"""Everything that talks to AWS. The only module that imports boto3, and only inside functions,
-so that a cached session never pays for it."""
+"""Everything that talks to AWS. The only module that imports botocore, and only inside
+functions, so that a cached session never pays for it. Clients come from botocore directly:
+boto3's session adds nothing here but its import (s3transfer, multiprocessing)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mfa_env.config import Role, Source, no_credentials, unknown_profile
+from mfa_env.config import SERIAL_RE, Role, Source, matches, no_credentials, unknown_profile
 from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, ConfigError
 
 if TYPE_CHECKING:
-    import boto3
+    import botocore.session
 
 T = TypeVar("T")
 
@@ -44,68 +45,103 @@ def check_not_recursing(source: Source) -> None:
 
 @dataclass
 class Aws:
-    """A boto3 session on the long-term keys, with clients made on demand."""
+    """A botocore session on one set of credentials, with its clients made on demand."""
 
-    session: boto3.session.Session
+    session: botocore.session.Session
     region: str | None
+    access_key_id: str
+    # The bound on each call as a whole, retries included; tests shorten it.
+    deadline: float = CALL_DEADLINE
+    clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        from botocore.config import Config
+        if service not in self.clients:
+            from botocore.config import Config
 
-        config = Config(
-            connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-            retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
-        )
-        return self.session.client(
-            service, region_name=self.region or FALLBACK_REGION, config=config
-        )
+            config = Config(
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+            )
+            with _settings("cannot use the AWS settings"):
+                self.clients[service] = self.session.create_client(
+                    service, region_name=self.region or FALLBACK_REGION, config=config
+                )
+        return self.clients[service]
+
+    def chained(self, creds: Credentials) -> Aws:
+        """The same settings on temporary credentials: the MFA session, to assume a role with."""
+        import botocore.session
+
+        with _settings("cannot use the AWS settings"):
+            session = botocore.session.Session()
+            session.set_credentials(
+                creds.access_key_id, creds.secret_access_key, creds.session_token
+            )
+        return Aws(session, self.region, creds.access_key_id, self.deadline)
 
 
-def connect(source: Source, region: str | None) -> Aws:
-    """A session on the source's long-term keys; refuses temporary credentials."""
-    check_not_recursing(source)
-    import boto3
+@contextmanager
+def _settings(what: str) -> Iterator[None]:
+    """botocore refuses a bad setting (a region with a space, an endpoint that is not a URL, a
+    bogus AWS_MAX_ATTEMPTS) with a BotoCoreError or a bare ValueError: one line either way."""
     import botocore.exceptions as bex
-    import botocore.session
 
     try:
+        yield
+    except bex.ProfileNotFound as exc:
+        raise unknown_profile(str(exc.kwargs.get("profile", "default"))) from None
+    except bex.ConfigParseError as exc:
+        raise ConfigError(f"cannot parse {exc.kwargs.get('path', 'an AWS file')}; fix it") from None
+    except (bex.BotoCoreError, ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(
+            f"{what}: {_one_line(exc)}; check the AWS_* environment variables and the profile "
+            "in ~/.aws/config"
+        ) from None
+
+
+def on_session(creds: Credentials, region: str | None) -> Aws:
+    """A session on temporary credentials alone: a cached MFA session, to assume a role with."""
+    import botocore.session
+
+    with _settings("cannot use the AWS settings"):
+        session = botocore.session.Session()
+    return Aws(session, region, "").chained(creds)
+
+
+def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE) -> Aws:
+    """A session on the source's long-term keys; refuses temporary credentials."""
+    check_not_recursing(source)
+    import botocore.session
+
+    with _settings(f"cannot load the keys of {source.describe}"):
         if source.profile is None:
-            session = boto3.session.Session(
-                aws_access_key_id=source.access_key_id,
-                aws_secret_access_key=source.secret_access_key,
-            )
+            session = botocore.session.Session()
+            session.set_credentials(source.access_key_id, source.secret_access_key)
         else:
             # An explicit profile makes botocore skip the environment provider, so a stale
             # AWS_SESSION_TOKEN in the environment is never mixed in.
-            core = botocore.session.Session(profile=source.profile)
-            resolver = core.get_component("credential_provider")
+            session = botocore.session.Session(profile=source.profile)
+            resolver = session.get_component("credential_provider")
             # The container and instance-metadata providers only ever hand out temporary
             # credentials, which cannot be a source; asking them costs seconds off EC2.
             for name in ("container-role", "iam-role"):
                 resolver.remove(name)
-            session = boto3.session.Session(botocore_session=core)
         os.environ[RECURSION_MARKER] = source.describe
         try:
             creds = session.get_credentials()
+            frozen = creds.get_frozen_credentials() if creds is not None else None
         finally:
             os.environ.pop(RECURSION_MARKER, None)
-    except bex.ProfileNotFound:
-        raise unknown_profile(source.profile or "default") from None
-    except bex.ConfigParseError as exc:
-        raise ConfigError(f"cannot parse {exc.kwargs.get('path', 'an AWS file')}; fix it") from None
-    except bex.BotoCoreError as exc:  # a failing credential_process, a broken setting, …
-        raise ConfigError(f"cannot load the keys of {source.describe}: {_one_line(exc)}") from None
-    if creds is None:
+    if frozen is None or not frozen.access_key:
         raise no_credentials(source)
-    frozen = creds.get_frozen_credentials()
     if frozen.token:
         raise ConfigError(
             f"{source.describe} holds temporary credentials (a session token), but GetSessionToken "
             "needs an IAM user's long-term access keys; pass --profile naming the profile "
             "that has them"
         )
-    return Aws(session=session, region=region)
+    return Aws(session, region, frozen.access_key, deadline)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -150,7 +186,7 @@ def _translate(action: str, source: Source) -> Iterator[None]:
             f"{action}: the endpoint sent a malformed or incomplete answer, not AWS's XML; "
             "check the proxy or AWS_ENDPOINT_URL"
         ) from None
-    except bex.BotoCoreError as exc:
+    except (bex.BotoCoreError, ValueError) as exc:  # a timestamp botocore cannot parse, say
         raise AwsError(f"{action}: {_one_line(exc)}") from None
 
 
@@ -215,8 +251,8 @@ def _deadline(action: str, seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _call(action: str, source: Source, fn: Callable[..., T], **kwargs: Any) -> T:
-    with _deadline(action, CALL_DEADLINE), _translate(action, source):
+def _call(aws: Aws, action: str, source: Source, fn: Callable[..., T], **kwargs: Any) -> T:
+    with _deadline(action, aws.deadline), _translate(action, source):
         return fn(**kwargs)
 
 
@@ -226,27 +262,44 @@ class Discovery:
     notes: tuple[str, ...]
 
 
+def _caller_name(aws: Aws, source: Source) -> str | None:
+    """The IAM user name of the source keys (None for the account's root user)."""
+    sts = aws.client("sts")
+    arn = _call(aws, "GetCallerIdentity", source, sts.get_caller_identity).get("Arn")
+    # arn:aws:iam::123456789012:user/path/name, or :root for the account's root user.
+    resource = arn.split(":", 5)[-1] if isinstance(arn, str) else ""
+    if resource.startswith("user/"):
+        return resource.rsplit("/", 1)[-1]
+    if resource != "root":
+        raise ConfigError(f"{source.describe} belongs to {arn}, not an IAM user; pass --serial")
+    return None
+
+
+def _list_devices(aws: Aws, source: Source, user: str | None) -> list[str]:
+    iam = aws.client("iam")
+    kwargs = {"UserName": user} if user else {}
+    skip = "or skip the lookup: pass --serial ARN, or set mfa_serial in the profile"
+    try:
+        answer = _call(aws, "ListMFADevices", source, iam.list_mfa_devices, **kwargs)
+    except AwsError as exc:
+        if "NoSuchEntity" in str(exc):
+            raise AwsError(
+                f"IAM has no user named {user!r} (ListMFADevices: NoSuchEntity); check USER, "
+                f"which names the IAM user whose device is used, {skip}"
+            ) from None
+        raise AwsError(f"{str(exc).rstrip('.')}; {skip}") from None
+    devices = answer.get("MFADevices")
+    if not isinstance(devices, list):
+        raise AwsError("ListMFADevices: the endpoint's answer lists no devices")
+    return [d["SerialNumber"] for d in devices if isinstance(d.get("SerialNumber"), str)]
+
+
 def find_serial(aws: Aws, source: Source, user: str | None) -> Discovery:
     """The user's TOTP device from IAM ListMFADevices (for the caller when USER is not given)."""
-    iam = aws.client("iam")
-    notes: list[str] = []
     if user is None:
-        sts = aws.client("sts")
-        arn = _call("GetCallerIdentity", source, sts.get_caller_identity)["Arn"]
-        # arn:aws:iam::123456789012:user/path/name, or :root for the account's root user.
-        resource = arn.split(":", 5)[-1]
-        if resource.startswith("user/"):
-            user = resource.rsplit("/", 1)[-1]
-        elif resource != "root":
-            raise ConfigError(f"{source.describe} belongs to {arn}, not an IAM user; pass --serial")
-    kwargs = {"UserName": user} if user else {}
-    try:
-        devices = _call("ListMFADevices", source, iam.list_mfa_devices, **kwargs)["MFADevices"]
-    except AwsError as exc:
-        raise AwsError(
-            f"{exc}; or skip the lookup: pass --serial ARN, or set mfa_serial in the profile"
-        ) from None
-    serials = [d["SerialNumber"] for d in devices]
+        user = _caller_name(aws, source)
+    serials = _list_devices(aws, source, user)
+    notes: list[str] = []
     totp = [s for s in serials if ":u2f/" not in s]
     skipped = [s for s in serials if ":u2f/" in s]
     who = f"user {user!r}" if user else "the root user"
@@ -259,6 +312,8 @@ def find_serial(aws: Aws, source: Source, user: str | None) -> Discovery:
         raise ConfigError(
             f"{who} has no virtual or hardware MFA device; assign one in IAM, or pass --serial"
         )
+    if not matches(SERIAL_RE, totp[0]):
+        raise AwsError(f"ListMFADevices answered with a serial that is not one: {totp[0]!r}")
     if len(totp) > 1:
         notes.append(
             f"{who} has {len(totp)} MFA devices; using {totp[0]} (others: "
@@ -272,6 +327,7 @@ def get_session_token(
 ) -> Credentials:
     sts = aws.client("sts")
     response = _call(
+        aws,
         "GetSessionToken",
         source,
         sts.get_session_token,
@@ -293,18 +349,6 @@ def _credentials(action: str, response: dict[str, Any], arn: str = "") -> Creden
     return creds
 
 
-def with_session(creds: Credentials, region: str | None) -> Aws:
-    """A session on temporary credentials: the MFA session, to assume a role with (chaining)."""
-    import boto3
-
-    session = boto3.session.Session(
-        aws_access_key_id=creds.access_key_id,
-        aws_secret_access_key=creds.secret_access_key,
-        aws_session_token=creds.session_token,
-    )
-    return Aws(session=session, region=region)
-
-
 def assume_role(
     aws: Aws,
     source: Source,
@@ -324,6 +368,6 @@ def assume_role(
         kwargs["ExternalId"] = role.external_id
     if serial and code:
         kwargs.update(SerialNumber=serial, TokenCode=code)
-    response = _call("AssumeRole", source, sts.assume_role, **kwargs)
+    response = _call(aws, "AssumeRole", source, sts.assume_role, **kwargs)
     arn = str(response.get("AssumedRoleUser", {}).get("Arn", ""))
     return _credentials("AssumeRole", response, arn)

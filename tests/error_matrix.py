@@ -333,7 +333,6 @@ CASES = [
         "`MFA_ENV_SHELL` names no shell",
         "use one of the names in `mfa-env --help`",
         env={"MFA_ENV_SHELL": "tcsh2"},
-        stdout="",
     ),
     Case(
         "nested-exec",

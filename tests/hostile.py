@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -42,8 +43,11 @@ def credentials(
     key: str = "ASIAHOSTILEEXAMPLE01",
     secret: str = "hostile/secret+EXAMPLE",
     token: str = "hostile-token",
-    expiration: str = "2099-01-01T00:00:00Z",
+    expiration: str | None = None,
 ) -> bytes:
+    if expiration is None:  # twelve hours from now: a plausible session, not an absurd one
+        later = datetime.now(timezone.utc) + timedelta(hours=12)
+        expiration = later.strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
         f"<Credentials><AccessKeyId>{escape(key)}</AccessKeyId>"
         f"<SecretAccessKey>{escape(secret)}</SecretAccessKey>"

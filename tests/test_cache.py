@@ -62,12 +62,10 @@ def test_refresh_asks_sts_and_no_cache_touches_nothing(user: IamUser, isolate: P
 
 def _plant(user: IamUser, isolate: Path, expires_in: timedelta) -> Credentials:
     """Put a session for the default profile and the user's serial straight into the cache."""
-    from mfa_env.config import Source
-
     creds = Credentials(
         "ASIAPLANTED", "planted-secret", "planted-token", datetime.now(timezone.utc) + expires_in
     )
-    key = cache.SessionKey(Source(profile="default").label, user.serial)
+    key = cache.SessionKey(cache.source_id(user.access_key_id), user.serial)
     cache.store_session(key, creds)
     return creds
 
@@ -177,10 +175,11 @@ def test_store_and_load_round_trip_keeps_an_aware_utc_expiry(isolate: Path):
     creds = Credentials("AKID", "secret", "token", moment)
     key = cache.SessionKey("profile:x", "arn:aws:iam::123456789012:mfa/x")
     cache.store_session(key, creds)
-    loaded = cache.load_session(key)
+    now = moment - timedelta(hours=1)
+    loaded = cache.load_session(key, now)
     assert loaded == creds
     assert loaded.expiration.utcoffset() == timedelta(0)
-    assert cache.load_session(cache.SessionKey("profile:y", key.serial)) is None
+    assert cache.load_session(cache.SessionKey("profile:y", key.serial), now) is None
 
 
 def test_naive_times_are_refused():
@@ -214,12 +213,10 @@ def test_status_reports_the_session_in_the_environment(environ, code, words):
 
 def test_refresh_looks_the_device_up_again(user: IamUser, isolate: Path):
     """A replaced MFA device leaves a stale serial in the cache; --refresh finds the new one."""
-    from mfa_env.config import Source
-
-    label = Source(profile="default").label
+    source = cache.source_id(user.access_key_id)
     mfa_env(user.name, "123456", "-s", "bash")
-    cache.store_serial(label, user.name, "arn:aws:iam::123456789012:mfa/old-device")
+    cache.store_serial(source, "arn:aws:iam::123456789012:mfa/old-device")
     done = mfa_env(user.name, "123456", "--refresh", "-s", "bash", "--debug")
     assert done.returncode == 0, done.stderr
     assert f"serial {user.serial} from IAM" in done.stderr
-    assert cache.load_serial(label, user.name) == user.serial
+    assert cache.load_serial(source) == user.serial

@@ -168,18 +168,13 @@ def test_several_devices_takes_the_first_and_names_the_rest(
     assert f"serial {made.serial} from IAM" in done.stderr
 
 
-def test_unset_clears_every_variable(tmp_path: Path):
-    done = mfa_env("--unset", "--shell", "bash")
-    assert done.returncode == 0
+def test_unset_ends_the_session_and_keeps_the_region(tmp_path: Path):
     env = {**os.environ, "AWS_SESSION_TOKEN": "x", "AWS_REGION": "y", "AWS_SECURITY_TOKEN": "z"}
-    got = eval_in_shell(
-        "bash",
-        done.stdout,
-        ["AWS_SESSION_TOKEN", "AWS_REGION", "AWS_SECURITY_TOKEN"],
-        tmp_path,
-        env,
-    )
-    assert got == dict.fromkeys(got)
+    done = mfa_env("--unset", "--shell", "bash", env={**env, "MFA_ENV_PROFILE": "work"})
+    assert done.returncode == 0
+    names = ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "MFA_ENV_PROFILE", "AWS_PROFILE"]
+    got = eval_in_shell("bash", done.stdout, [*names, "AWS_REGION"], tmp_path, env)
+    assert got == {**dict.fromkeys(names[:3]), "AWS_PROFILE": b"work", "AWS_REGION": b"y"}
 
 
 def test_version_and_help():
@@ -188,4 +183,5 @@ def test_version_and_help():
     assert mfa_env("--version").stdout.strip() == f"mfa-env {__version__}"
     helptext = mfa_env("--help").stdout
     assert "--write-profile" in helptext
-    assert "Examples" in helptext
+    assert "MFA_ENV_MFA_COMMAND" in helptext  # the Environment section
+    assert "from nuon | load-env" in helptext  # and how every shell uses the output

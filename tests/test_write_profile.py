@@ -54,7 +54,9 @@ def test_a_terminal_gets_the_written_line_and_no_secret(user: IamUser, isolate: 
         os.close(leader)
     stderr = done.stderr.decode()
     assert done.returncode == 0, stderr
-    assert "wrote [mfa] to ~/.aws/credentials, valid until" in stderr
+    assert "wrote [mfa] to ~/.aws/credentials; new session" in stderr
+    assert "valid until" in stderr
+    assert "stdout is a terminal" not in stderr  # the profile is what was asked for
     assert "aws_session_token" not in stderr
 
 

@@ -1,0 +1,120 @@
+"""Where the AWS files and the cache live, and the one way mfa-env writes a private file.
+
+Paths are plain strings: pathlib costs the cached path ~2 ms of imports. Environment variables
+are read at call time, so a test (or a user) can move every file with the environment alone.
+"""
+
+import contextlib
+import os
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def _aws_path(variable: str, default: str) -> str:
+    # botocore.configloader.raw_config_parse: os.path.expandvars, then os.path.expanduser.
+    # An empty variable counts as unset, as botocore's `or` does.
+    return os.path.expanduser(os.path.expandvars(os.environ.get(variable) or default))
+
+
+def credentials_file() -> str:
+    return _aws_path("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+
+
+def config_file() -> str:
+    return _aws_path("AWS_CONFIG_FILE", "~/.aws/config")
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "mfa-env")
+
+
+def home_path(path: str | os.PathLike[str]) -> str:
+    """A path as the user would type it, for messages: ~ for the home directory."""
+    home = os.path.expanduser("~").rstrip("/")
+    text = os.fspath(path)
+    if home and (text == home or text.startswith(home + "/")):
+        return "~" + text[len(home) :]
+    return text
+
+
+def private_dirs(directory: str) -> None:
+    """Create `directory` and its missing parents, each 0700 whatever the umask.
+
+    Existing directories are left as they are: whether to trust one is the reader's decision.
+    Raises OSError."""
+    missing: list[str] = []
+    while not os.path.lexists(directory):
+        missing.append(directory)
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, PRIVATE_DIR)
+        except FileExistsError:
+            continue  # another writer made it first, and set its mode itself
+        os.chmod(folder, PRIVATE_DIR)  # mkdir's mode passes through the umask, which may be 000
+        adopt_owner(folder)
+
+
+def adopt_owner(path: str, fd: int | None = None) -> None:
+    """Under sudo (euid 0), give what we create the owner of the directory it is in, so that the
+    user's later runs can use and replace it. Elsewhere a no-op."""
+    if os.geteuid() != 0:
+        return
+    parent = os.stat(os.path.dirname(os.path.abspath(path)) or "/")
+    if (parent.st_uid, parent.st_gid) == (0, 0):
+        return
+    with contextlib.suppress(OSError):
+        if fd is not None:
+            os.fchown(fd, parent.st_uid, parent.st_gid)
+        else:
+            os.chown(path, parent.st_uid, parent.st_gid, follow_symlinks=False)
+
+
+def write_private(
+    path: str, data: bytes, mode: int = PRIVATE_FILE, owner: tuple[int, int] | None = None
+) -> None:
+    """Replace `path` with `data` atomically: a reader sees the old file or the new one.
+
+    The temporary file is created 0600 (mkstemp, O_EXCL) beside `path`, given `mode` and `owner`
+    (the replaced file's, when kept) or the directory's owner under sudo, written, fsynced and
+    renamed; then the directory is fsynced. On failure nothing is left behind and OSError is
+    raised."""
+    import tempfile  # only on a write: the cached path never needs it
+
+    directory = os.path.dirname(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        try:
+            os.fchmod(fd, mode)  # fchmod ignores the umask
+            if owner is not None and owner != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(OSError):
+                    os.fchown(fd, *owner)
+            elif owner is None:
+                adopt_owner(path, fd)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make a rename durable. Some file systems cannot fsync a directory; the rename stands."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

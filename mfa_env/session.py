@@ -1,0 +1,327 @@
+"""How a session is had: the cache first, then a code and STS; a role on top of the MFA session.
+
+The one module that brings the cache, the code source and STS together. Everything it depends
+on is passed in (the clock, the cache, how to ask for a code, how to reach AWS), so every path
+runs in-process in the tests. It prints nothing: what the user should hear comes back as notes.
+
+Reuse windows (aws-vault's ExpiryWindow; botocore refreshes 15 minutes before expiry):
+- the shell gets a cached session with more than --min-ttl left, by default 900 s or a quarter
+  of the session's length when that is less, so that a 900 s session is reused too;
+- credential_process (--format json) gets one while it has 60 s left: the SDK decides when to
+  refresh, and asks again inside its own 15-minute window;
+- there, a role session is renewed from the cached MFA session, with no code, once it is inside
+  that window; only when that cannot be done is the old one handed out to its last minute.
+"""
+
+# No `from __future__ import annotations`: NamedTuple would compile each annotation string.
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+from mfa_env import cache
+from mfa_env.config import ROLE_CHAIN_MAX, Settings, Source
+from mfa_env.credentials import Credentials
+from mfa_env.errors import AwsError
+
+if TYPE_CHECKING:
+    from mfa_env.sts import Aws
+
+DEFAULT_MIN_TTL = 900
+PROCESS_MIN_TTL = 60
+SDK_REFRESH_WINDOW = 900  # botocore's advisory refresh; the Node SDK's is 5 minutes
+ASSUME_ROLE_MIN = 900  # AssumeRole's shortest DurationSeconds
+# Seconds kept between a role session's end and the end of the MFA session it came from.
+ROLE_MARGIN = 60
+
+
+class Policy(NamedTuple):
+    """How a cached session may be reused; from the command line."""
+
+    min_ttl: "int | None" = None  # --min-ttl; None: the default window
+    for_process: bool = False  # --format json: a credential_process
+    refresh: bool = False
+    use_cache: bool = True
+    debug: bool = False  # diagnostics among the notes: where the serial and session came from
+
+
+class Outcome(NamedTuple):
+    creds: Credentials
+    how: str  # "new session for …", "reused the cached session for …"
+    notes: "tuple[str, ...]"  # for stderr, one line each
+
+
+class Store(Protocol):
+    """The session cache: the cache module, or a stand-in."""
+
+    def load_session(self, key: cache.SessionKey, now: datetime) -> "Credentials | None": ...
+    def store_session(self, key: cache.SessionKey, creds: Credentials) -> None: ...
+    def load_serial(self, source: str) -> "str | None": ...
+    def store_serial(self, source: str, serial: str) -> None: ...
+
+
+class AwsFactory(Protocol):
+    """How the engine reaches AWS: Botocore, or stubbed clients in the tests."""
+
+    def connect(self, source: Source, region: "str | None") -> "Aws": ...
+    def on_session(self, creds: Credentials, region: "str | None") -> "Aws": ...
+
+
+def window(policy: Policy, creds: Credentials) -> float:
+    """The least time a cached session must have left to be handed out."""
+    if policy.min_ttl is not None:
+        return policy.min_ttl
+    if policy.for_process:
+        return PROCESS_MIN_TTL
+    length = creds.length()
+    return DEFAULT_MIN_TTL if length is None else min(DEFAULT_MIN_TTL, length / 4)
+
+
+class Botocore:
+    """How the engine reaches AWS: through mfa_env.sts, imported only when AWS is needed."""
+
+    def connect(self, source: Source, region: "str | None") -> "Aws":
+        from mfa_env import sts
+
+        return sts.connect(source, region)
+
+    def on_session(self, creds: Credentials, region: "str | None") -> "Aws":
+        from mfa_env import sts
+
+        return sts.on_session(creds, region)
+
+
+def _ask_nobody(serial: str) -> str:
+    raise AwsError(f"a new session for {serial} needs an MFA code, and none was asked for")
+
+
+@dataclasses.dataclass
+class Engine:
+    """One request for credentials. Build it, call obtain() once."""
+
+    settings: Settings
+    policy: Policy
+    now: datetime
+    code: Callable[[str], str] = _ask_nobody  # serial -> six digits
+    store: Store = cache
+    aws: "AwsFactory" = dataclasses.field(default_factory=Botocore)
+    notes: "list[str]" = dataclasses.field(default_factory=list)
+    _aws: "Aws | None" = None
+
+    def obtain(self) -> Outcome:
+        source = self._source_id()
+        if self.settings.role is None:
+            creds, how, _serial = self._mfa(source, floor=0)
+        else:
+            creds, how = self._role(source)
+        return Outcome(creds, how, tuple(self.notes))
+
+    # -- the pieces ------------------------------------------------------------------------
+
+    def _aws_session(self) -> "Aws":
+        """The long-term keys, reached at most once per run."""
+        if self._aws is None:
+            self._aws = self.aws.connect(self.settings.source, self.settings.region)
+        return self._aws
+
+    def _source_id(self) -> str:
+        """The cache's name for the source keys, known without botocore when the keys are in
+        the environment or the AWS files; else botocore produces them (credential_process)."""
+        key_id = self.settings.source.access_key_id or self._aws_session().access_key_id
+        return cache.source_id(key_id)
+
+    def _debug(self, message: str) -> None:
+        if self.policy.debug:
+            self.notes.append(f"debug: {message}")
+
+    def _reading(self) -> bool:
+        return self.policy.use_cache and not self.policy.refresh
+
+    def _known_serial(self, source: str) -> "str | None":
+        """The configured serial, else the one remembered for these keys. --refresh looks the
+        device up again, so that a replaced device cannot leave a stale serial behind."""
+        if self.settings.serial is not None or not self._reading():
+            return self.settings.serial
+        try:
+            serial = self.store.load_serial(source)
+            if serial:
+                self._debug(f"serial {serial} remembered from an earlier run")
+            return serial
+        except cache.Distrust as exc:
+            self.notes.append(f"warning: {exc}; ignored it")
+            return None
+
+    def _cached(self, key: cache.SessionKey) -> "Credentials | None":
+        if not self._reading():
+            return None
+        try:
+            creds = self.store.load_session(key, self.now)
+            found = f"****{creds.access_key_id[-4:]}" if creds else "nothing"
+            self._debug(f"cache {key.path()}: {found}")
+            return creds
+        except cache.Distrust as exc:
+            self.notes.append(f"warning: {exc}; ignored it")
+            return None
+
+    def _usable(self, creds: "Credentials | None", floor: float = 0) -> bool:
+        return creds is not None and creds.seconds_left(self.now) > max(
+            floor, window(self.policy, creds)
+        )
+
+    def _store(self, key: cache.SessionKey, creds: Credentials, serial: "str | None") -> None:
+        """A cache that cannot be written never blocks the user: a warning, and on we go."""
+        if not self.policy.use_cache:
+            return
+        try:
+            if serial is not None:
+                self.store.store_serial(key.source, serial)
+            self.store.store_session(key, creds)
+        except (OSError, cache.Distrust) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.notes.append(
+                f"warning: could not write the session cache ({reason}); "
+                "the next run will ask for a code again"
+            )
+
+    def _live(self, creds: Credentials) -> Credentials:
+        """A new session that is over already, or lasts longer than any can, means the clocks
+        disagree: never hand it out, never cache it."""
+        left = creds.seconds_left(self.now)
+        if left <= 0 or creds.expiration - self.now > cache.HORIZON:
+            when = "has already expired" if left <= 0 else "ends further ahead than any can"
+            raise AwsError(
+                f"STS returned a session that {when} ({creds.expiration:%Y-%m-%d %H:%M} UTC); "
+                "your clock or the endpoint is wrong: sync the clock "
+                "(e.g. 'timedatectl set-ntp true') and try again"
+            )
+        return dataclasses.replace(creds, issued=self.now)
+
+    def _discover(self, aws: "Aws") -> str:
+        """The device through IAM: the one remembered for these keys from now on."""
+        from mfa_env import sts
+
+        discovery = sts.find_serial(aws, self.settings.source, self.settings.user)
+        self.notes.extend(discovery.notes)
+        self._debug(f"serial {discovery.serial} from IAM ListMFADevices")
+        return discovery.serial
+
+    # -- the MFA session ---------------------------------------------------------------------
+
+    def _mfa(self, source: str, floor: float) -> "tuple[Credentials, str, str]":
+        """GetSessionToken: cached (with `floor` seconds left at least), or new with a code."""
+        from_keys = self.settings.source.describe
+        serial = self._known_serial(source)
+        if serial is not None:
+            cached = self._cached(cache.SessionKey(source, serial))
+            if self._usable(cached, floor):
+                assert cached is not None
+                return cached, f"reused the cached session for {from_keys}", serial
+        from mfa_env import sts
+
+        aws = self._aws_session()
+        found = None
+        if serial is None:
+            serial = found = self._discover(aws)
+            # A session for the device just found may be cached already.
+            cached = self._cached(cache.SessionKey(source, serial))
+            if self._usable(cached, floor):
+                assert cached is not None
+                self._store(cache.SessionKey(source, serial), cached, found)
+                return cached, f"reused the cached session for {from_keys}", serial
+        code = self.code(serial)
+        creds = self._live(
+            sts.get_session_token(aws, self.settings.source, serial, code, self.settings.duration)
+        )
+        self._store(cache.SessionKey(source, serial), creds, found)
+        return creds, f"new session for {from_keys}", serial
+
+    # -- a role on top -----------------------------------------------------------------------
+
+    def _role(self, source: str) -> "tuple[Credentials, str]":
+        role = self.settings.role
+        assert role is not None
+        serial = self._known_serial(source)
+        cached = self._cached(self._role_key(source, serial)) if serial else None
+        if cached is not None:
+            reused = f"reused the cached session for role {role.arn}"
+            usable = self._usable(cached)
+            renew_at = SDK_REFRESH_WINDOW if self.policy.for_process else 0
+            if usable and cached.seconds_left(self.now) > renew_at:
+                self._note_shorter(cached)
+                return cached, reused
+            if usable and not self._long(role.duration):
+                # Inside the SDK's refresh window: renew from the MFA session, if it is cached.
+                mfa = self._cached(cache.SessionKey(source, serial or ""))
+                if self._usable(mfa, ASSUME_ROLE_MIN + ROLE_MARGIN):
+                    assert mfa is not None
+                    return self._chain(source, serial or "", mfa, "renewed")
+            if usable:
+                return cached, reused
+        if self._long(role.duration):
+            return self._direct(source, serial)
+        mfa, _how, serial = self._mfa(source, floor=ASSUME_ROLE_MIN + ROLE_MARGIN)
+        return self._chain(source, serial, mfa, "new")
+
+    @staticmethod
+    def _long(duration: "int | None") -> bool:
+        return duration is not None and duration > ROLE_CHAIN_MAX
+
+    def _role_key(self, source: str, serial: "str | None") -> cache.SessionKey:
+        role = self.settings.role
+        assert role is not None
+        name = f"{role.arn}#{role.session_name}#{role.external_id or ''}"
+        return cache.SessionKey(source, serial or "", name)
+
+    def _note_shorter(self, cached: Credentials) -> None:
+        role = self.settings.role
+        length = cached.length()
+        if role and role.duration and length is not None and length + 300 < role.duration:
+            self.notes.append(
+                f"note: the cached role session lasts {int(length) // 60} min, not the "
+                f"{role.duration // 60} min asked for; a longer one needs --refresh and a code"
+            )
+
+    def _chain(
+        self, source: str, serial: str, mfa: Credentials, verb: str
+    ) -> "tuple[Credentials, str]":
+        """AssumeRole on the MFA session: one code serves every role until it ends. Chaining
+        caps a role session at one hour, and at the MFA session's own end."""
+        from mfa_env import sts
+
+        role = self.settings.role
+        assert role is not None
+        wanted = role.duration or ROLE_CHAIN_MAX
+        left = int(mfa.seconds_left(self.now)) - ROLE_MARGIN
+        if left < wanted:
+            self.notes.append(
+                f"note: the role session is capped at {left // 60} min, when the MFA session "
+                "it is assumed with ends; --refresh gets a new MFA session first"
+            )
+        aws = self._aws_for_chain(mfa)
+        creds = self._live(sts.assume_role(aws, self.settings.source, role, min(wanted, left)))
+        self._store(self._role_key(source, serial), creds, None)
+        return creds, f"{verb} session for role {role.arn} (from the MFA session)"
+
+    def _aws_for_chain(self, mfa: Credentials) -> "Aws":
+        if self._aws is not None:  # keeps the connection's settings, and its test stubs
+            return self._aws.chained(mfa)
+        return self.aws.on_session(mfa, self.settings.region)
+
+    def _direct(self, source: str, serial: "str | None") -> "tuple[Credentials, str]":
+        """A role session longer than an hour: AssumeRole with the code itself."""
+        from mfa_env import sts
+
+        role = self.settings.role
+        assert role is not None
+        assert role.duration is not None
+        aws = self._aws_session()
+        found = None
+        if serial is None:
+            serial = found = self._discover(aws)
+        code = self.code(serial)
+        creds = self._live(
+            sts.assume_role(aws, self.settings.source, role, role.duration, serial, code)
+        )
+        self._store(self._role_key(source, serial), creds, found)
+        return creds, f"new session for role {role.arn}"
