@@ -6,10 +6,9 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 
 from mfa_env.config import CODE_RE, matches
-from mfa_env.errors import MfaEnvError, UsageError
+from mfa_env.errors import MfaEnvError, UsageError, printable
 
 MFA_COMMAND_TIMEOUT = 60
 _CODE_IN_OUTPUT = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
@@ -52,44 +51,64 @@ def from_command(command: str) -> str:
 
 
 def from_terminal(label: str) -> str:
-    """Ask on the controlling terminal: stdout is captured by $(…) and stdin may be a pipe."""
+    """Ask on the controlling terminal, and only there: stdout is captured by $(…), stdin may be
+    a pipe, and stderr may be captured too (botocore and the AWS CLI keep a credential_process's
+    stderr), so the prompt is written to the same /dev/tty the answer is read from."""
     try:
-        tty = open("/dev/tty", "r+b", buffering=0)  # noqa: SIM115 - closed below
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         raise MfaEnvError(
             "no MFA code given and no terminal to ask on; pass the code as an argument, "
             "or use --mfa-command"
         ) from None
     try:
+        return _ask(fd, label)
+    finally:
+        os.close(fd)
+
+
+def _ask(fd: int, label: str) -> str:
+    """Up to three tries on the terminal FD; the label may come from IAM, so it is escaped."""
+    encoding = os.device_encoding(fd) or "utf-8"
+    try:
         for _attempt in range(3):
-            # The prompt goes to stderr, like every message; the answer is read from the terminal.
-            sys.stderr.write(f"MFA code for {label}: ")
-            sys.stderr.flush()
-            line = _read_line(tty)
+            _show(fd, f"MFA code for {printable(label)}: ", encoding)
+            line = _read_line(fd, encoding)
             if line is None:
-                sys.stderr.write("\n")
+                _show(fd, "\n", encoding)
                 raise MfaEnvError("no MFA code entered (end of input)")
             code = line.strip().replace(" ", "")
             if matches(CODE_RE, code):
                 return code
-            sys.stderr.write("mfa-env: the code must be six digits\n")
+            _show(fd, "mfa-env: the code must be six digits\n", encoding)
         raise UsageError("no valid six-digit MFA code entered")
     except KeyboardInterrupt:
-        sys.stderr.write("\n")
+        # The terminal echoed ^C after the prompt: end that line before the error is printed.
+        _show(fd, "\n", encoding)
         raise MfaEnvError("cancelled at the MFA prompt") from None
-    finally:
-        tty.close()
+    except OSError:
+        raise MfaEnvError("the terminal went away at the MFA prompt") from None
 
 
-def _read_line(tty: object) -> str | None:
+def _show(fd: int, text: str, encoding: str) -> None:
+    data = text.encode(encoding, "backslashreplace")
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    except OSError:
+        # A terminal that cannot be written to cannot be read either: the read says so.
+        pass
+
+
+def _read_line(fd: int, encoding: str) -> str | None:
+    # A byte at a time: a terminal left in raw mode hands over keys, not lines.
     data = bytearray()
-    fd = tty.fileno()  # type: ignore[attr-defined]
     while True:
         chunk = os.read(fd, 1)
         if not chunk or chunk == b"\x04":
-            return None if not data else data.decode("utf-8", "replace")
+            return None if not data else data.decode(encoding, "replace")
         if chunk in (b"\n", b"\r"):
-            return data.decode("utf-8", "replace")
+            return data.decode(encoding, "replace")
         data += chunk
 
 

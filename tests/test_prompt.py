@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import pty
 import stat
 import sys
 from pathlib import Path
@@ -109,3 +111,57 @@ def test_ctrl_c_and_ctrl_d_end_cleanly(user: IamUser, tmp_path: Path, key: str, 
         # Ctrl-C stops the whole foreground job, the evaluating shell too; end of input does not,
         # and the shell then sees only the failing statement ($(…) drops the newline).
         assert out.read_text() == "false"
+
+
+def test_the_prompt_is_on_the_terminal_when_stdout_and_stderr_are_files(
+    user: IamUser, tmp_path: Path
+):
+    """As botocore runs a credential_process: both streams captured, the terminal still there."""
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    cmd = [sys.executable, "-m", "mfa_env", "--format", "json", "--serial", user.serial, user.name]
+    child = pexpect.spawn(
+        "bash",
+        ["--norc", "-c", f'exec "$@" > {out} 2> {err}', "bash", *cmd],
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect(f"MFA code for {user.serial}: ")
+    child.sendline("12345")
+    child.expect("the code must be six digits")
+    child.expect("MFA code for")
+    child.sendline("123456")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, err.read_text()
+    assert json.loads(out.read_text())["Version"] == 1
+    assert "MFA code" not in err.read_text()
+    assert "six digits" not in err.read_text()
+
+
+def test_ctrl_c_with_stderr_captured_ends_the_prompt_line(user: IamUser, tmp_path: Path):
+    err = tmp_path / "stderr"
+    cmd = [sys.executable, "-m", "mfa_env", "--format", "json", user.name]
+    child = pexpect.spawn(
+        "bash", ["--norc", "-c", f'exec "$@" 2> {err}', "bash", *cmd], encoding="utf-8", timeout=30
+    )
+    child.expect("MFA code for")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.before.endswith("\r\n")  # the prompt's line is ended on the terminal
+    assert "cancelled at the MFA prompt" in err.read_text()
+    assert "Traceback" not in err.read_text()
+
+
+def test_a_hostile_label_is_escaped_on_the_terminal():
+    """In process, on a pseudo-terminal pair: the serial may come from IAM."""
+    leader, follower = pty.openpty()
+    try:
+        os.write(leader, b"123456\n")
+        assert prompt._ask(follower, "arn\x1b]0;pwned\x07\u202e\x9b2J") == "123456"
+        screen = os.read(leader, 4096).decode()
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert "MFA code for arn\\x1b]0;pwned\\x07\\u202e\\x9b2J: " in screen
+    assert not {"\x1b", "\x07", "\u202e", "\x9b"}.intersection(screen)
