@@ -4,92 +4,191 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import shlex
+import signal
 import subprocess
-import sys
+import time
+from typing import NoReturn
 
 from mfa_env.config import CODE_RE, matches
-from mfa_env.errors import MfaEnvError, UsageError
+from mfa_env.errors import MfaEnvError, UsageError, printable
 
 MFA_COMMAND_TIMEOUT = 60
-_CODE_IN_OUTPUT = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
+# Far more than any OTP tool prints; a runaway command (`yes`) is stopped, not buffered.
+MFA_COMMAND_MAX_OUTPUT = 64 * 1024
+# How often to look whether the command itself has exited while its stdout stays open: a
+# background child it left behind may hold the pipe for as long as it likes.
+_EXIT_POLL = 0.05
+_CODE_IN_OUTPUT = re.compile(rb"(?<![0-9])[0-9]{6}(?![0-9])")
 
 
 def from_command(command: str) -> str:
-    """Run COMMAND without a shell and take the six-digit code it prints."""
+    """Run COMMAND without a shell and take the one six-digit code it prints.
+
+    Its stdout is read until end of file or until the command itself has exited, whichever comes
+    first: children it left running may keep the pipe open, and are never waited for (what they
+    print after the command exited is not read). The code is taken only once the command has
+    exited, with status 0 and exactly one code in its output: a tool that fails may have printed
+    a stale code, and more codes could follow while it runs. A command that prints a code and
+    keeps running is stopped at MFA_COMMAND_TIMEOUT like one that prints nothing.
+
+    It runs in our session and process group, so it can ask for a PIN or password on /dev/tty
+    and Ctrl-C reaches it; in a new session it would lose the terminal, in a new group it would
+    be stopped for reading it. The price: on a timeout only the command itself is killed.
+
+    No message shows the command line, which may hold a TOTP seed; only its argv[0].
+    """
     try:
         argv = shlex.split(command)
-    except ValueError as exc:
-        raise UsageError(f"cannot split --mfa-command {command!r}: {exc}") from None
+    except ValueError:
+        # Not even shlex's reason: it may quote the text.
+        raise UsageError(
+            "--mfa-command could not be split into words; check its quotes and backslashes "
+            "(it is not shown, as it may hold a secret)"
+        ) from None
     if not argv:
         raise UsageError("--mfa-command is empty")
+    name = f"--mfa-command '{printable(argv[0])}'"
     try:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=None,  # its own messages (a touch prompt, say) reach the user directly
-            timeout=MFA_COMMAND_TIMEOUT,
-            check=False,
         )
     except FileNotFoundError:
-        raise MfaEnvError(
-            f"--mfa-command: {argv[0]!r} not found; check the command and PATH"
-        ) from None
+        raise MfaEnvError(f"{name} was not found; check the command and PATH") from None
     except PermissionError:
-        raise MfaEnvError(f"--mfa-command: {argv[0]!r} is not executable") from None
-    except subprocess.TimeoutExpired:
-        raise MfaEnvError(
-            f"--mfa-command {argv[0]!r} gave no code within {MFA_COMMAND_TIMEOUT} s; it was stopped"
-        ) from None
-    if done.returncode != 0:
-        raise MfaEnvError(f"--mfa-command {argv[0]!r} failed with exit status {done.returncode}")
-    codes = _CODE_IN_OUTPUT.findall(done.stdout.decode("utf-8", "replace"))
+        raise MfaEnvError(f"{name} is not executable") from None
+    except OSError as exc:
+        raise MfaEnvError(f"{name} could not be run: {exc.strerror}") from None
+    assert proc.stdout is not None
+    try:
+        output = _collect(proc, proc.stdout.fileno(), name)
+    except KeyboardInterrupt:
+        raise MfaEnvError(f"cancelled while {name} was running") from None
+    finally:
+        # A leftover child that writes again gets SIGPIPE instead of a pipe nobody reads.
+        proc.stdout.close()
+        if proc.returncode is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode < 0:
+        raise MfaEnvError(f"{name} was killed by {_signal_name(-proc.returncode)}")
+    if proc.returncode != 0:
+        raise MfaEnvError(f"{name} failed with exit status {proc.returncode}")
+    codes = _CODE_IN_OUTPUT.findall(output)
     if len(codes) != 1:
         found = "no" if not codes else "more than one"
-        raise MfaEnvError(f"--mfa-command {argv[0]!r} printed {found} six-digit code")
-    return codes[0]
+        raise MfaEnvError(f"{name} printed {found} six-digit code")
+    return codes[0].decode("ascii")
+
+
+def _collect(proc: subprocess.Popen[bytes], fd: int, name: str) -> bytes:
+    """What the command printed, once it has exited; raises if it outlives the timeout."""
+    deadline = time.monotonic() + MFA_COMMAND_TIMEOUT
+    output = bytearray()
+    while True:
+        # Everything the command wrote before it exited is in the pipe by then: read what is
+        # there without waiting, and nothing its leftovers write later.
+        exited = proc.poll() is not None
+        remaining = deadline - time.monotonic()
+        if not exited and remaining <= 0:
+            _timed_out(output, name)
+        ready, _, _ = select.select([fd], [], [], 0 if exited else min(remaining, _EXIT_POLL))
+        if not ready:
+            if exited:
+                return bytes(output)
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        output += chunk
+        if len(output) > MFA_COMMAND_MAX_OUTPUT:
+            raise MfaEnvError(
+                f"{name} printed more than {MFA_COMMAND_MAX_OUTPUT // 1024} KiB; "
+                "it should print one MFA code"
+            )
+    # End of file, and the command may still be running.
+    try:
+        proc.wait(timeout=max(deadline - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        _timed_out(output, name)
+    return bytes(output)
+
+
+def _timed_out(output: bytearray, name: str) -> NoReturn:
+    what = "printed a code but did not exit" if _CODE_IN_OUTPUT.search(output) else "gave no code"
+    raise MfaEnvError(f"{name} {what} within {MFA_COMMAND_TIMEOUT} s; it was stopped")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def from_terminal(label: str) -> str:
-    """Ask on the controlling terminal: stdout is captured by $(…) and stdin may be a pipe."""
+    """Ask on the controlling terminal, and only there: stdout is captured by $(…), stdin may be
+    a pipe, and stderr may be captured too (botocore and the AWS CLI keep a credential_process's
+    stderr), so the prompt is written to the same /dev/tty the answer is read from."""
     try:
-        tty = open("/dev/tty", "r+b", buffering=0)  # noqa: SIM115 - closed below
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         raise MfaEnvError(
             "no MFA code given and no terminal to ask on; pass the code as an argument, "
             "or use --mfa-command"
         ) from None
     try:
+        return _ask(fd, label)
+    finally:
+        os.close(fd)
+
+
+def _ask(fd: int, label: str) -> str:
+    """Up to three tries on the terminal FD; the label may come from IAM, so it is escaped."""
+    encoding = os.device_encoding(fd) or "utf-8"
+    try:
         for _attempt in range(3):
-            # The prompt goes to stderr, like every message; the answer is read from the terminal.
-            sys.stderr.write(f"MFA code for {label}: ")
-            sys.stderr.flush()
-            line = _read_line(tty)
+            _show(fd, f"MFA code for {printable(label)}: ", encoding)
+            line = _read_line(fd, encoding)
             if line is None:
-                sys.stderr.write("\n")
+                _show(fd, "\n", encoding)
                 raise MfaEnvError("no MFA code entered (end of input)")
             code = line.strip().replace(" ", "")
             if matches(CODE_RE, code):
                 return code
-            sys.stderr.write("mfa-env: the code must be six digits\n")
+            _show(fd, "mfa-env: the code must be six digits\n", encoding)
         raise UsageError("no valid six-digit MFA code entered")
     except KeyboardInterrupt:
-        sys.stderr.write("\n")
+        # The terminal echoed ^C after the prompt: end that line before the error is printed.
+        _show(fd, "\n", encoding)
         raise MfaEnvError("cancelled at the MFA prompt") from None
-    finally:
-        tty.close()
+    except OSError:
+        raise MfaEnvError("the terminal went away at the MFA prompt") from None
 
 
-def _read_line(tty: object) -> str | None:
+def _show(fd: int, text: str, encoding: str) -> None:
+    data = text.encode(encoding, "backslashreplace")
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    except OSError:
+        # A terminal that cannot be written to cannot be read either: the read says so.
+        pass
+
+
+def _read_line(fd: int, encoding: str) -> str | None:
+    # A byte at a time: a terminal left in raw mode hands over keys, not lines.
     data = bytearray()
-    fd = tty.fileno()  # type: ignore[attr-defined]
     while True:
         chunk = os.read(fd, 1)
         if not chunk or chunk == b"\x04":
-            return None if not data else data.decode("utf-8", "replace")
+            return None if not data else data.decode(encoding, "replace")
         if chunk in (b"\n", b"\r"):
-            return data.decode("utf-8", "replace")
+            return data.decode(encoding, "replace")
         data += chunk
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import pty
+import signal
 import stat
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
 
 from mfa_env import prompt
-from mfa_env.errors import MfaEnvError
+from mfa_env.errors import MfaEnvError, UsageError
 from tests.helpers import IamUser, mfa_env
 
 
@@ -62,6 +69,158 @@ def test_mfa_command_is_not_run_through_a_shell(tmp_path: Path):
     assert not marker.exists()
 
 
+def test_a_background_child_holding_stdout_is_not_waited_for(user: IamUser, tmp_path: Path):
+    """The real command end to end: `sleep 300 &` keeps the pipe open long after the code."""
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    command = "sh -c 'echo 123456; sleep 300 &'"
+    args = ["--mfa-command", command, "--serial", user.serial, user.name, "--format", "json"]
+    started = time.monotonic()
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        # Its own session, only so that the stray sleep can be cleaned up below.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mfa_env", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        status = proc.wait(timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert status == 0, err.read_text()
+    assert elapsed < 5
+    assert json.loads(out.read_text())["Version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("command", "secrets"),
+    [
+        ("oathtool --totp -b 'SEEDSEED", ["oathtool", "totp", "SEEDSEED", "'"]),
+        ("sh -c 'exit 3' SEEDSEED", ["SEEDSEED", "exit 3"]),
+    ],
+)
+def test_no_message_shows_the_command_line(user: IamUser, command: str, secrets: list[str]):
+    done = mfa_env(user.name, "--serial", user.serial, "--mfa-command", command)
+    assert done.returncode != 0
+    assert "--mfa-command" in done.stderr
+    for secret in secrets:
+        assert secret not in done.stderr
+
+
+@contextlib.contextmanager
+def _killed_afterwards(path: Path) -> Iterator[None]:
+    """Kills the process whose pid the test's command wrote to PATH: a stray child of ours."""
+    try:
+        yield
+    finally:
+        if path.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(path.read_text()), signal.SIGKILL)
+
+
+def test_the_code_is_taken_when_the_command_exits_though_a_child_holds_the_pipe(tmp_path: Path):
+    pid = tmp_path / "child.pid"
+    otp = _script(tmp_path, f"echo 123456; sleep 300 & echo $! > {pid}")
+    with _killed_afterwards(pid):
+        started = time.monotonic()
+        assert prompt.from_command(str(otp)) == "123456"
+        assert time.monotonic() - started < 2
+
+
+def test_what_a_leftover_child_prints_after_the_command_exits_is_not_read(tmp_path: Path):
+    otp = _script(tmp_path, "(sleep 2; echo 123456) &")
+    started = time.monotonic()
+    with pytest.raises(MfaEnvError, match="printed no six-digit code"):
+        prompt.from_command(str(otp))
+    assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("printf 123456", "123456"),  # no newline: end of file ends the line
+        ("echo 'code: 012345 (30 s left)'", "012345"),
+        ("echo 1234567 12345; echo 654321", "654321"),  # a run of seven digits is no code
+    ],
+)
+def test_mfa_command_output_shapes(tmp_path: Path, body: str, code: str):
+    assert prompt.from_command(str(_script(tmp_path, body))) == code
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("echo 123456; sleep 0.3; echo 654321", "more than one"),  # the second comes later
+        ("echo 123456; exit 1", "failed with exit status 1"),  # a failing tool's code is not used
+        ("kill -TERM $$", "was killed by SIGTERM"),
+    ],
+)
+def test_mfa_command_is_read_to_its_exit(tmp_path: Path, body: str, words: str):
+    with pytest.raises(MfaEnvError, match=words):
+        prompt.from_command(str(_script(tmp_path, body)))
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("echo 123456; exec sleep 30", "printed a code but did not exit within 1 s"),
+        ("exec >&-; exec sleep 30", "gave no code within 1 s"),  # stdout closed, still running
+    ],
+)
+def test_mfa_command_that_does_not_exit_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, words: str
+):
+    monkeypatch.setattr(prompt, "MFA_COMMAND_TIMEOUT", 1)
+    started = time.monotonic()
+    with pytest.raises(MfaEnvError, match=words):
+        prompt.from_command(str(_script(tmp_path, body)))
+    assert time.monotonic() - started < 3
+
+
+def test_a_runaway_command_is_stopped():
+    with pytest.raises(MfaEnvError, match="more than 64 KiB"):
+        prompt.from_command("yes 1")
+
+
+def test_mfa_command_that_cannot_run(tmp_path: Path):
+    plain = tmp_path / "plain"
+    plain.write_text("echo 123456\n")
+    with pytest.raises(MfaEnvError, match="is not executable"):
+        prompt.from_command(str(plain))
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\x7fELF\x00\x00")
+    garbage.chmod(0o755)
+    with pytest.raises(MfaEnvError, match="could not be run: Exec format error"):
+        prompt.from_command(str(garbage))
+
+
+def test_argv0_is_escaped_in_messages():
+    with pytest.raises(MfaEnvError) as caught:
+        prompt.from_command("'/nonexistent/\x1b]0;owned\x07\u202e' --seed SEEDSEED")
+    message = str(caught.value)
+    assert "'/nonexistent/\\x1b]0;owned\\x07\\u202e' was not found" in message
+    assert not {"\x1b", "\x07", "\u202e"}.intersection(message)
+    assert "SEEDSEED" not in message
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        ("oathtool --totp -b 'SEEDSEED", "could not be split"),
+        ("oathtool --totp -b SEEDSEED\\", "could not be split"),
+        ("  ", "is empty"),
+    ],
+)
+def test_unusable_command_lines_are_usage_errors(command: str, words: str):
+    with pytest.raises(UsageError, match=words) as caught:
+        prompt.from_command(command)
+    assert "SEEDSEED" not in str(caught.value)
+    assert "oathtool" not in str(caught.value)
+
+
 def _spawn(tmp_path: Path, *args: str) -> tuple[pexpect.spawn, Path]:
     """mfa-env on a real pseudo-terminal, its stdout captured by $(…) as a user's eval does."""
     out = tmp_path / "stdout"
@@ -109,3 +268,69 @@ def test_ctrl_c_and_ctrl_d_end_cleanly(user: IamUser, tmp_path: Path, key: str, 
         # Ctrl-C stops the whole foreground job, the evaluating shell too; end of input does not,
         # and the shell then sees only the failing statement ($(…) drops the newline).
         assert out.read_text() == "false"
+
+
+def test_the_prompt_is_on_the_terminal_when_stdout_and_stderr_are_files(
+    user: IamUser, tmp_path: Path
+):
+    """As botocore runs a credential_process: both streams captured, the terminal still there."""
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    cmd = [sys.executable, "-m", "mfa_env", "--format", "json", "--serial", user.serial, user.name]
+    child = pexpect.spawn(
+        "bash",
+        ["--norc", "-c", f'exec "$@" > {out} 2> {err}', "bash", *cmd],
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect(f"MFA code for {user.serial}: ")
+    child.sendline("12345")
+    child.expect("the code must be six digits")
+    child.expect("MFA code for")
+    child.sendline("123456")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, err.read_text()
+    assert json.loads(out.read_text())["Version"] == 1
+    assert "MFA code" not in err.read_text()
+    assert "six digits" not in err.read_text()
+
+
+def test_ctrl_c_with_stderr_captured_ends_the_prompt_line(user: IamUser, tmp_path: Path):
+    err = tmp_path / "stderr"
+    cmd = [sys.executable, "-m", "mfa_env", "--format", "json", user.name]
+    child = pexpect.spawn(
+        "bash", ["--norc", "-c", f'exec "$@" 2> {err}', "bash", *cmd], encoding="utf-8", timeout=30
+    )
+    child.expect("MFA code for")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.before.endswith("\r\n")  # the prompt's line is ended on the terminal
+    assert "cancelled at the MFA prompt" in err.read_text()
+    assert "Traceback" not in err.read_text()
+
+
+def test_a_hostile_label_is_escaped_on_the_terminal():
+    """In process, on a pseudo-terminal pair: the serial may come from IAM."""
+    leader, follower = pty.openpty()
+    try:
+        os.write(leader, b"123456\n")
+        assert prompt._ask(follower, "arn\x1b]0;pwned\x07\u202e\x9b2J") == "123456"
+        screen = os.read(leader, 4096).decode()
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert "MFA code for arn\\x1b]0;pwned\\x07\\u202e\\x9b2J: " in screen
+    assert not {"\x1b", "\x07", "\u202e", "\x9b"}.intersection(screen)
+
+
+def test_ctrl_c_while_the_mfa_command_runs_ends_cleanly(user: IamUser, tmp_path: Path):
+    # It shares our terminal's foreground group: the interrupt reaches it and us alike.
+    otp = _script(tmp_path, "echo 'Touch your key' >&2; sleep 30")
+    child, _out = _spawn(tmp_path, user.name, "-s", "bash", "--mfa-command", str(otp))
+    child.expect("Touch your key")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert f"cancelled while --mfa-command '{otp}' was running" in child.before
+    assert "Traceback" not in child.before
