@@ -8,7 +8,7 @@ DEBIAN_SHELLS := zsh fish ksh tcsh dash direnv elvish xonsh
 NUSHELL_VERSION := 0.115.1
 TOOLS := .tools
 
-.PHONY: test lint pytest demo shells venv fuzz bench completions clean
+.PHONY: test test-fast lint pytest demo shells venv fuzz bench completions clean
 
 venv: $(VENV)/.installed
 
@@ -46,6 +46,11 @@ fuzz: venv shells
 lint: venv
 	$(VENV)/bin/ruff check mfa_env tests scripts benchmarks
 	$(VENV)/bin/ruff format --check mfa_env tests scripts benchmarks
+	$(VENV)/bin/mypy
+
+# The in-process tier: seconds, no servers, no shells (tests/fast/).
+test-fast: lint
+	$(VENV)/bin/pytest -q tests/fast
 
 pytest: venv shells
 	$(VENV)/bin/pytest -q

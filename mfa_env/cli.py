@@ -13,7 +13,7 @@ import click
 
 from mfa_env import __version__, config, credentials, shells, usage
 from mfa_env.credentials import Credentials, describe_expiry, describe_status, unset_env
-from mfa_env.errors import MfaEnvError, UsageError
+from mfa_env.errors import MfaEnvError, UsageError, printable
 from mfa_env.paths import home_path
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ class Options(NamedTuple):
 
 
 def say(message: str) -> None:
-    click.echo(f"mfa-env: {message}", err=True)
+    """Every stderr line passes here: outside text in it is shown with its controls escaped."""
+    click.echo(f"mfa-env: {printable(message)}", err=True)
 
 
 def _output(options: Options) -> shells.Output:

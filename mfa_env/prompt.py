@@ -78,7 +78,7 @@ def from_command(command: str) -> str:
         raise MfaEnvError(f"{name} was killed by {_signal_name(-proc.returncode)}")
     if proc.returncode != 0:
         raise MfaEnvError(f"{name} failed with exit status {proc.returncode}")
-    codes = _CODE_IN_OUTPUT.findall(output)
+    codes: list[bytes] = _CODE_IN_OUTPUT.findall(output)
     if len(codes) != 1:
         found = "no" if not codes else "more than one"
         raise MfaEnvError(f"{name} printed {found} six-digit code")

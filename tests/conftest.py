@@ -13,6 +13,13 @@ import pytest
 from tests.helpers import IamUser, dead_endpoint, make_user, moto_server, write_credentials
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything outside tests/fast runs the installed command, servers or real shells."""
+    for item in items:
+        if "tests/fast/" not in item.nodeid:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real moto server over HTTP on 127.0.0.1; the product finds it via AWS_ENDPOINT_URL."""

@@ -1,0 +1,364 @@
+"""Config resolution, the cache reader and the command, in-process (CliRunner, no network)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mfa_env import cache, cli, config, paths
+from mfa_env.errors import ConfigError, UsageError
+from tests.fast.stubs import NOW, SERIAL, creds
+
+HOUR = timedelta(hours=1)
+
+
+def write(home: Path, credentials: str = "", aws_config: str = "") -> None:
+    (home / ".aws").mkdir(exist_ok=True)
+    (home / ".aws" / "credentials").write_text(credentials)
+    (home / ".aws" / "config").write_text(aws_config)
+
+
+KEYS = "[default]\naws_access_key_id = AKIADEFAULT000000000\naws_secret_access_key = s\n"
+
+
+# -- config ---------------------------------------------------------------------------------------
+
+
+def test_the_default_profile_and_its_key_id(isolate):
+    write(isolate, KEYS)
+    got = config.resolve(config.Inputs())
+    assert got.source == config.Source("default", "AKIADEFAULT000000000")
+    assert (got.serial, got.duration, got.region, got.role) == (None, 43200, None, None)
+
+
+def test_environment_keys_win_unless_a_token_is_beside_them(isolate, monkeypatch):
+    write(isolate, KEYS)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENV0000000000000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    assert config.resolve(config.Inputs()).source.profile is None
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "stale")
+    assert config.resolve(config.Inputs()).source.profile == "default"
+
+
+@pytest.mark.parametrize(
+    ("env", "source"),
+    [
+        ({"AWS_PROFILE": "work"}, "work"),
+        ({"AWS_DEFAULT_PROFILE": "work"}, "work"),
+        ({"MFA_ENV_PROFILE": "work"}, "work"),
+        ({"AWS_PROFILE": "work", "MFA_ENV_PROFILE": "default"}, "work"),
+        ({}, "default"),
+    ],
+)
+def test_the_shells_profile(isolate, monkeypatch, env, source):
+    write(isolate, KEYS + "[work]\naws_access_key_id = AKIAWORK\naws_secret_access_key = w\n")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    got = config.resolve(config.Inputs())
+    assert got.source.profile == source
+    moved = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE")
+    assert got.moved_profile == moved
+
+
+@pytest.mark.parametrize(
+    ("inputs", "env", "error", "words"),
+    [
+        ({"profile": "nope"}, {}, ConfigError, "not in"),
+        ({"duration": "10"}, {}, UsageError, "between 900 and 129600"),
+        ({"duration": "x"}, {}, UsageError, "whole number"),
+        ({}, {"MFA_ENV_DURATION": "200000"}, UsageError, "MFA_ENV_DURATION"),
+        ({"serial": "arn:aws:iam::1:u2f/user/x/k"}, {}, UsageError, "U2F"),
+        ({"serial": "no spaces allowed"}, {}, UsageError, "not an MFA device serial"),
+        ({"region": "eu west 1"}, {}, UsageError, "--region is not a region"),
+        ({}, {"AWS_REGION": "bad region"}, UsageError, "AWS_REGION is not a region"),
+        ({"role_arn": "arn:aws:iam::1:user/x"}, {}, UsageError, "--role-arn"),
+        ({"role_session_name": "x"}, {}, UsageError, "needs a role"),
+        ({"role_arn": "arn:aws:iam::123456789012:role/r", "role_session_name": "a b"}, {},
+         UsageError, "session name"),
+    ],
+)  # fmt: skip
+def test_bad_inputs_are_one_clear_error(isolate, monkeypatch, inputs, env, error, words):
+    write(isolate, KEYS)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(error, match=words):
+        config.resolve(config.Inputs(**inputs))
+
+
+ROLES = (
+    "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\nsource_profile = default\n"
+    "mfa_serial = arn:aws:iam::123456789012:mfa/me\nregion = eu-west-1\nduration_seconds = 1800\n"
+    "[profile loop1]\nrole_arn = arn:aws:iam::123456789012:role/a\nsource_profile = loop2\n"
+    "[profile loop2]\nrole_arn = arn:aws:iam::123456789012:role/b\nsource_profile = loop1\n"
+    "[profile hop]\nrole_arn = arn:aws:iam::123456789012:role/c\nsource_profile = admin\n"
+    "[profile orphan]\nrole_arn = arn:aws:iam::123456789012:role/d\n"
+    "[profile missing]\nrole_arn = arn:aws:iam::123456789012:role/e\nsource_profile = gone\n"
+    "[profile badarn]\nrole_arn = nope\nsource_profile = default\n"
+)
+
+
+def test_a_role_profile_is_walked_then_validated(isolate):
+    write(isolate, KEYS, ROLES)
+    got = config.resolve(config.Inputs(profile="admin"))
+    assert got.source.profile == "default"
+    assert got.role is not None
+    assert (got.role.arn, got.role.duration, got.role.profile) == (
+        "arn:aws:iam::123456789012:role/admin",
+        1800,
+        "admin",
+    )
+    assert got.serial == "arn:aws:iam::123456789012:mfa/me"
+    assert got.region == "eu-west-1"
+    assert got.duration == 43200  # the MFA session keeps its own length
+    assert got.own_profiles == {"default", "admin"}
+
+
+def test_duration_with_a_role_is_the_roles(isolate):
+    write(isolate, KEYS, ROLES)
+    got = config.resolve(config.Inputs(profile="admin", duration="900"))
+    assert got.role is not None
+    assert (got.role.duration, got.duration) == (900, 43200)
+
+
+@pytest.mark.parametrize(
+    ("profile", "words"),
+    [
+        ("loop1", "loops"),
+        ("hop", "chains roles"),
+        ("orphan", "no source_profile"),
+        ("missing", "does not exist"),
+        ("badarn", "not a role ARN"),
+    ],
+)
+def test_broken_role_profiles(isolate, profile, words):
+    write(isolate, KEYS, ROLES)
+    with pytest.raises(ConfigError, match=words):
+        config.resolve(config.Inputs(profile=profile))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [((), (None, None)), (("123456",), (None, "123456")), (("me",), ("me", None)),
+     (("me", "123456"), ("me", "123456"))],
+)  # fmt: skip
+def test_positionals(args, expected):
+    assert config.split_positionals(args) == expected
+
+
+@pytest.mark.parametrize("args", [("12345",), ("me", "12"), ("a", "b", "c")])
+def test_bad_positionals(args):
+    with pytest.raises(UsageError):
+        config.split_positionals(args)
+
+
+def test_paths_expand_variables_and_home_as_botocore_does(isolate, monkeypatch):
+    monkeypatch.setenv("WHERE", "somewhere")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "~/$WHERE/creds")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "$HOME/cfg")
+    assert paths.credentials_file() == f"{isolate}/somewhere/creds"
+    assert paths.config_file() == f"{isolate}/cfg"
+    assert paths.home_path(paths.credentials_file()) == "~/somewhere/creds"
+
+
+# -- the cache reader is a total function ---------------------------------------------------
+
+KEY = cache.SessionKey("src", SERIAL)
+
+
+def entry_path() -> Path:
+    return Path(KEY.path())
+
+
+def test_round_trip(isolate):
+    made = creds("ASIAX", 2 * HOUR, 12 * HOUR)
+    cache.store_session(KEY, made)
+    assert cache.load_session(KEY, NOW) == made
+    assert entry_path().stat().st_mode & 0o777 == 0o600
+    assert entry_path().parent.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    ("content", "distrust"),
+    [
+        (b"", True),
+        (b"{", True),
+        (b"[" * 100000, True),  # deeply nested
+        (b'{"format": 1}', False),  # an older format: a plain miss
+        (b'{"format": 2, "key": ["src", "' + SERIAL.encode() + b'", ""], "credentials": 3}', True),
+        (b'{"format": 2, "key": ["other"]}', False),
+    ],
+)
+def test_bad_entries_are_misses(isolate, content, distrust):
+    cache.store_session(KEY, creds("ASIAX", HOUR, None))
+    entry_path().write_bytes(content)
+    if distrust:
+        with pytest.raises(cache.Distrust):
+            cache.load_session(KEY, NOW)
+    else:
+        assert cache.load_session(KEY, NOW) is None
+
+
+def valid_document(expiration: object) -> bytes:
+    body = creds("ASIAX", HOUR, None).to_json()
+    return json.dumps(
+        {"format": 2, "key": list(KEY), "credentials": {**body, "expiration": expiration}}
+    ).encode()
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Tokyo", "Pacific/Kiritimati", "Etc/GMT+12"])
+@pytest.mark.parametrize(
+    "expiration",
+    [3, None, [], "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "soon", "2027-13-01T00:00:00Z"],
+)
+def test_absurd_expiries_are_misses_in_any_time_zone(isolate, monkeypatch, tz, expiration):
+    monkeypatch.setenv("TZ", tz)
+    cache.store_session(KEY, creds("ASIAX", HOUR, None))
+    entry_path().write_bytes(valid_document(expiration))
+    try:
+        got = cache.load_session(KEY, NOW)
+    except cache.Distrust:
+        return
+    assert got is None or got.seconds_left(NOW) <= 0  # long expired: the engine never uses it
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300) | st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+).map(lambda doc: json.dumps(doc).encode()))  # fmt: skip
+def test_any_bytes_are_a_session_or_a_miss(content):
+    path = Path(KEY.path())
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_bytes(content)
+    os.chmod(path, 0o600)
+    try:
+        got = cache.load_session(KEY, NOW)
+    except cache.Distrust:
+        return
+    assert got is None or got.access_key_id
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "directory", "group-writable"])
+def test_entries_that_are_not_ours_are_distrusted_without_a_hang(isolate, kind, tmp_path):
+    cache.store_session(KEY, creds("ASIAX", HOUR, None))
+    path = entry_path()
+    path.unlink()
+    if kind == "symlink":
+        target = tmp_path / "elsewhere"
+        target.write_text("{}")
+        path.symlink_to(target)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        cache.store_session(KEY, creds("ASIAX", HOUR, None))
+        path.chmod(0o620)
+    with pytest.raises(cache.Distrust):
+        cache.load_session(KEY, NOW)
+
+
+def test_a_cache_directory_of_another_owner_is_distrusted(isolate):
+    cache.store_session(KEY, creds("ASIAX", HOUR, None))
+    os.chown(entry_path().parent, 12345, 12345)
+    with pytest.raises(cache.Distrust, match="another user"):
+        cache.load_session(KEY, NOW)
+
+
+def test_a_serial_from_the_cache_is_checked(isolate):
+    cache.store_serial("src", "arn:aws:iam::123456789012:mfa/ok")
+    assert cache.load_serial("src") == "arn:aws:iam::123456789012:mfa/ok"
+    cache.store_serial("src", "\x1b[31mevil")
+    with pytest.raises(cache.Distrust):
+        cache.load_serial("src")
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli.cli, list(args), env=env)
+
+
+def test_a_cached_session_through_the_command(isolate):
+    write(isolate, KEYS)
+    source = cache.source_id("AKIADEFAULT000000000")
+    cache.store_serial(source, SERIAL)
+    made = creds(
+        "ASIACACHED",
+        11 * HOUR,
+        12 * HOUR,
+        now=__import__("datetime").datetime.now(__import__("datetime").timezone.utc),
+    )
+    cache.store_session(cache.SessionKey(source, SERIAL), made)
+    done = run("--shell", "bash")
+    assert done.exit_code == 0, done.stderr
+    assert "export AWS_ACCESS_KEY_ID='ASIACACHED'" in done.stdout
+    assert "reused the cached session" in done.stderr
+    assert "ASIACACHED" not in done.stderr
+    assert "secret-of" not in done.stderr
+
+
+def test_aws_profile_is_set_aside_and_unset_puts_it_back(isolate, monkeypatch):
+    write(isolate, KEYS)
+    monkeypatch.setenv("AWS_PROFILE", "default")
+    source = cache.source_id("AKIADEFAULT000000000")
+    cache.store_serial(source, SERIAL)
+    now = datetime.now(timezone.utc)
+    cache.store_session(cache.SessionKey(source, SERIAL), creds("ASIAC", 11 * HOUR, None, now))
+    done = run("--shell", "bash")
+    assert "unset AWS_PROFILE" in done.stdout
+    assert "unset AWS_DEFAULT_PROFILE" in done.stdout
+    assert "export MFA_ENV_PROFILE='default'" in done.stdout
+    assert "set aside in MFA_ENV_PROFILE" in done.stderr
+    back = run("--unset", "--shell", "bash", env={"MFA_ENV_PROFILE": "work", "AWS_PROFILE": ""})
+    assert "export AWS_PROFILE='work'" in back.stdout
+    assert "AWS_REGION" not in back.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "stdout", "words"),
+    [
+        (["--shell", "bash", "12345"], {}, 2, "false\n", "six digits"),
+        (["--format", "json", "--unset"], {}, 2, "", "drop --format"),
+        (["--shell", "fish", "--profile", "nope"], {}, 1, "false\n", "not in"),
+        (["--shell", "nu", "--profile", "nope"], {}, 1, '"mfa-env failed', "not in"),
+        (["--profile", "nope"], {"MFA_ENV_SHELL": "tcsh2"}, 2, "false\n", "unknown shell"),
+        (["--", "true"], {"MFA_ENV_SESSION": "x"}, 2, "", "already inside"),
+        (["-r", "bad region", "--shell", "bash"], {}, 2, "false\n", "not a region"),
+    ],
+)
+def test_failures_are_one_line_and_a_failing_statement(isolate, args, env, code, stdout, words):
+    write(isolate, KEYS)
+    done = run(*args, env=env)
+    assert done.exit_code == code
+    assert done.stdout.startswith(stdout) if stdout else done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1
+    assert words in lines[0]
+
+
+def test_status_is_a_report_on_stderr():
+    ok = run(
+        "--status",
+        env={"AWS_SESSION_TOKEN": "t", "AWS_CREDENTIAL_EXPIRATION": "2999-01-01T00:00:00Z"},
+    )
+    assert (ok.exit_code, ok.stdout) == (0, "")
+    assert "valid until" in ok.stderr
+
+
+def test_stderr_escapes_outside_text(isolate):
+    write(isolate, KEYS)
+    done = run("--shell", "bash", "--profile", "evil\x1b]0;owned\x07\u202e")
+    assert "\x1b" not in done.stderr
+    assert "\u202e" not in done.stderr
+    assert "\\x1b" in done.stderr

@@ -1,0 +1,477 @@
+"""The session engine in-process: Stubber for AWS, the real cache in a private HOME, `now` given."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from mfa_env import cache, session
+from mfa_env.config import Role, Settings, Source
+from mfa_env.errors import AwsError, ConfigError
+from tests.fast.stubs import LONG_TERM, NOW, ROLE, SERIAL, Stubbed, answer, creds
+
+SOURCE_ID = cache.source_id(LONG_TERM)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+
+def settings(serial: str | None = SERIAL, user: str | None = None, **kw) -> Settings:
+    base = {
+        "source": Source("default", LONG_TERM),
+        "serial": serial,
+        "duration": 43200,
+        "region": None,
+        "role": None,
+        "user": user,
+    }
+    return Settings(**{**base, **kw})
+
+
+def role(duration: int | None = None) -> Role:
+    return Role(ROLE, "me-session", duration=duration)
+
+
+def engine(aws: Stubbed, given: Settings | None = None, codes: list[str] | None = None, **policy):
+    asked = codes if codes is not None else []
+
+    def code(serial: str) -> str:
+        asked.append(serial)
+        return "123456"
+
+    return session.Engine(
+        given or settings(), session.Policy(**policy), NOW, code=code, aws=aws
+    ), asked
+
+
+def plant(
+    key: cache.SessionKey, left: timedelta, length: timedelta | None = 12 * HOUR, name="ASIACACHED"
+):
+    made = creds(name, left, length)
+    cache.store_session(key, made)
+    return made
+
+
+def mfa_key(serial: str = SERIAL) -> cache.SessionKey:
+    return cache.SessionKey(SOURCE_ID, serial)
+
+
+def role_key(serial: str = SERIAL) -> cache.SessionKey:
+    return cache.SessionKey(SOURCE_ID, serial, f"{ROLE}#me-session#")
+
+
+def expect_token(
+    aws: Stubbed, key: str = "ASIANEWSESSION000", duration: int = 43200, hours: float = 12
+):
+    aws.expect(
+        "sts",
+        "get_session_token",
+        {"Credentials": answer(key, hours)},
+        DurationSeconds=duration,
+        SerialNumber=SERIAL,
+        TokenCode="123456",
+    )
+
+
+def expect_role(
+    aws: Stubbed, duration: int, key: str = "ASIAROLESESSION00", code: bool = False, hours=1
+):
+    params = {"RoleArn": ROLE, "RoleSessionName": "me-session", "DurationSeconds": duration}
+    if code:
+        params.update(SerialNumber=SERIAL, TokenCode="123456")
+    aws.expect(
+        "sts",
+        "assume_role",
+        {
+            "Credentials": answer(key, hours),
+            "AssumedRoleUser": {"Arn": f"{ROLE}/x", "AssumedRoleId": "AROA:x"},
+        },
+        **params,
+    )
+
+
+# -- the MFA session --------------------------------------------------------------------------
+
+
+def test_a_miss_asks_for_a_code_and_caches_the_new_session():
+    aws = Stubbed()
+    expect_token(aws)
+    got, asked = engine(aws)
+    outcome = got.obtain()
+    aws.done()
+    assert asked == [SERIAL]
+    assert outcome.creds.access_key_id == "ASIANEWSESSION000"
+    assert outcome.creds.issued == NOW
+    assert outcome.how == "new session for profile 'default'"
+    assert cache.load_session(mfa_key(), NOW) == outcome.creds
+
+
+def test_a_hit_needs_no_code_and_no_aws():
+    planted = plant(mfa_key(), 11 * HOUR)
+    aws = Stubbed()
+    got, asked = engine(aws)
+    outcome = got.obtain()
+    assert outcome.creds == planted
+    assert asked == []
+    assert aws.sessions == []
+    assert outcome.how.startswith("reused the cached session")
+
+
+@pytest.mark.parametrize(
+    ("left", "length", "policy", "reused"),
+    [
+        # the default window: 900 s, or a quarter of a shorter session
+        (15 * MINUTE + timedelta(seconds=1), 12 * HOUR, {}, True),
+        (15 * MINUTE, 12 * HOUR, {}, False),
+        (14 * MINUTE, 12 * HOUR, {}, False),
+        (14 * MINUTE, 15 * MINUTE, {}, True),  # a -d 900 session, a minute in
+        (225 * timedelta(seconds=1) + timedelta(seconds=1), 15 * MINUTE, {}, True),
+        (225 * timedelta(seconds=1), 15 * MINUTE, {}, False),
+        (20 * MINUTE, 1 * HOUR, {}, True),
+        (14 * MINUTE, 1 * HOUR, {}, False),
+        (14 * MINUTE, None, {}, False),  # length unknown: 900 s
+        # credential_process: to its last minute
+        (8 * MINUTE, 12 * HOUR, {"for_process": True}, True),
+        (61 * timedelta(seconds=1), 12 * HOUR, {"for_process": True}, True),
+        (60 * timedelta(seconds=1), 12 * HOUR, {"for_process": True}, False),
+        # --min-ttl given wins
+        (10 * MINUTE, 12 * HOUR, {"min_ttl": 300}, True),
+        (4 * MINUTE, 12 * HOUR, {"min_ttl": 300}, False),
+        (2 * HOUR, 12 * HOUR, {"min_ttl": 3 * 3600}, False),
+        (30 * timedelta(seconds=1), 12 * HOUR, {"min_ttl": 0}, True),
+        (-MINUTE, 12 * HOUR, {"min_ttl": 0}, False),  # expired: never
+        (8 * MINUTE, 12 * HOUR, {"for_process": True, "min_ttl": 900}, False),
+    ],
+)
+def test_reuse_windows_at_their_edges(left, length, policy, reused):
+    planted = plant(mfa_key(), left, length)
+    aws = Stubbed()
+    if not reused:
+        expect_token(aws)
+    outcome = engine(aws, **policy)[0].obtain()
+    aws.done()
+    assert (outcome.creds == planted) is reused
+
+
+def test_the_window_is_a_quarter_of_a_short_session():
+    short = creds("A", 10 * MINUTE, 15 * MINUTE)
+    assert session.window(session.Policy(), short) == 225
+    assert session.window(session.Policy(for_process=True), short) == 60
+    assert session.window(session.Policy(min_ttl=5), short) == 5
+    assert session.window(session.Policy(), creds("A", HOUR, 12 * HOUR)) == 900
+
+
+def test_refresh_ignores_the_cache_and_looks_the_device_up_again():
+    plant(mfa_key(), 11 * HOUR)
+    cache.store_serial(SOURCE_ID, "arn:aws:iam::123456789012:mfa/old")
+    aws = Stubbed()
+    aws.expect("iam", "list_mfa_devices", {"MFADevices": [device(SERIAL)]}, UserName="alice")
+    expect_token(aws)
+    outcome = engine(aws, settings(serial=None, user="alice"), refresh=True)[0].obtain()
+    aws.done()
+    assert outcome.creds.access_key_id == "ASIANEWSESSION000"
+    assert cache.load_serial(SOURCE_ID) == SERIAL
+
+
+def test_no_cache_neither_reads_nor_writes():
+    planted = plant(mfa_key(), 11 * HOUR)
+    aws = Stubbed()
+    expect_token(aws)
+    outcome = engine(aws, use_cache=False)[0].obtain()
+    aws.done()
+    assert outcome.creds.access_key_id == "ASIANEWSESSION000"
+    assert cache.load_session(mfa_key(), NOW) == planted
+
+
+def device(serial: str) -> dict:
+    return {"UserName": "alice", "SerialNumber": serial, "EnableDate": NOW}
+
+
+# -- discovery and the remembered serial --------------------------------------------------------
+
+
+def test_discovery_with_user_remembers_the_serial_for_the_keys():
+    aws = Stubbed()
+    aws.expect("iam", "list_mfa_devices", {"MFADevices": [device(SERIAL)]}, UserName="alice")
+    expect_token(aws)
+    engine(aws, settings(serial=None, user="alice"))[0].obtain()
+    aws.done()
+    assert cache.load_serial(SOURCE_ID) == SERIAL
+
+
+def test_discovery_without_user_asks_who_the_keys_belong_to():
+    aws = Stubbed()
+    aws.expect(
+        "sts",
+        "get_caller_identity",
+        {"Arn": "arn:aws:iam::123456789012:user/team/alice", "UserId": "AID", "Account": "1" * 12},
+    )
+    aws.expect("iam", "list_mfa_devices", {"MFADevices": [device(SERIAL)]}, UserName="alice")
+    expect_token(aws)
+    engine(aws, settings(serial=None))[0].obtain()
+    aws.done()
+    assert cache.load_serial(SOURCE_ID) == SERIAL
+
+
+@pytest.mark.parametrize("user", [None, "alice", "ALICE-other-spelling"])
+def test_a_remembered_serial_serves_any_spelling_of_user_offline(user):
+    cache.store_serial(SOURCE_ID, SERIAL)
+    planted = plant(mfa_key(), 11 * HOUR)
+    aws = Stubbed()
+    outcome = engine(aws, settings(serial=None, user=user))[0].obtain()
+    assert outcome.creds == planted
+    assert aws.sessions == []
+
+
+def test_changed_keys_never_reuse_the_old_session():
+    plant(mfa_key(), 11 * HOUR)
+    aws = Stubbed()
+    expect_token(aws)
+    other = settings(source=Source("default", "AKIAOTHERKEYS0000000"))
+    outcome = engine(aws, other)[0].obtain()
+    aws.done()
+    assert outcome.creds.access_key_id == "ASIANEWSESSION000"
+
+
+def test_a_session_cached_for_a_just_found_device_is_reused():
+    planted = plant(mfa_key(), 11 * HOUR)
+    aws = Stubbed()
+    aws.expect("iam", "list_mfa_devices", {"MFADevices": [device(SERIAL)]}, UserName="alice")
+    got, asked = engine(aws, settings(serial=None, user="alice"))
+    outcome = got.obtain()
+    aws.done()
+    assert outcome.creds == planted
+    assert asked == []
+    assert cache.load_serial(SOURCE_ID) == SERIAL
+
+
+def test_u2f_devices_are_skipped_and_several_devices_named():
+    u2f = "arn:aws:iam::123456789012:u2f/user/alice/key-ABCDEFGHIJKLMNOP"
+    other = "arn:aws:iam::123456789012:mfa/alice-2"
+    aws = Stubbed()
+    aws.expect(
+        "iam",
+        "list_mfa_devices",
+        {"MFADevices": [device(u2f), device(SERIAL), device(other)]},
+        UserName="alice",
+    )
+    expect_token(aws)
+    outcome = engine(aws, settings(serial=None, user="alice"))[0].obtain()
+    aws.done()
+    assert any("U2F" in note for note in outcome.notes)
+    assert any(other in note and "--serial" in note for note in outcome.notes)
+
+
+@pytest.mark.parametrize(
+    ("devices", "error", "words"),
+    [
+        ([], ConfigError, "no virtual or hardware MFA device"),
+        (
+            ["arn:aws:iam::123456789012:u2f/user/alice/k-ABCDEFGHIJKLMNOP"],
+            ConfigError,
+            "no virtual",
+        ),
+        (["bad serial with spaces"], AwsError, "not one"),
+    ],
+)
+def test_discovery_failures_are_one_clear_error(devices, error, words):
+    aws = Stubbed()
+    aws.expect(
+        "iam", "list_mfa_devices", {"MFADevices": [device(d) for d in devices]}, UserName="alice"
+    )
+    with pytest.raises(error, match=words):
+        engine(aws, settings(serial=None, user="alice"))[0].obtain()
+
+
+def test_an_unknown_user_says_to_check_user():
+    aws = Stubbed()
+    aws.refuse("iam", "list_mfa_devices", "NoSuchEntity", "The user with name bob cannot be found.")
+    with pytest.raises(AwsError, match="check USER") as caught:
+        engine(aws, settings(serial=None, user="bob"))[0].obtain()
+    assert ".;" not in str(caught.value)
+
+
+def test_keys_of_a_role_not_a_user_are_refused():
+    aws = Stubbed()
+    aws.expect(
+        "sts",
+        "get_caller_identity",
+        {"Arn": "arn:aws:sts::123456789012:assumed-role/r/x", "UserId": "A", "Account": "1" * 12},
+    )
+    with pytest.raises(ConfigError, match="not an IAM user"):
+        engine(aws, settings(serial=None))[0].obtain()
+
+
+# -- what STS may answer ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("AccessDenied", "the MFA code was refused"),
+        ("InvalidClientTokenId", "does not know the access key"),
+        ("SignatureDoesNotMatch", "secret key"),
+        ("RequestExpired", "clock is off"),
+        ("Throttling", "throttling"),
+        ("ExpiredToken", "expired"),
+        ("Weird", "GetSessionToken: Weird"),
+    ],
+)
+def test_sts_refusals_become_one_sentence(code, words):
+    aws = Stubbed()
+    message = "MultiFactorAuthentication failed" if code == "AccessDenied" else "no"
+    aws.refuse("sts", "get_session_token", code, message)
+    with pytest.raises(AwsError, match=words):
+        engine(aws)[0].obtain()
+
+
+@pytest.mark.parametrize(("hours", "words"), [(-1, "already expired"), (60, "further ahead")])
+def test_a_session_the_clocks_disagree_on_is_refused_and_not_cached(hours, words):
+    aws = Stubbed()
+    expect_token(aws, hours=hours)
+    with pytest.raises(AwsError, match=words):
+        engine(aws)[0].obtain()
+    assert cache.load_session(mfa_key(), NOW) is None
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(isolate):
+    (isolate / ".cache").mkdir()
+    (isolate / ".cache" / "mfa-env").write_text("a file where the directory should be")
+    aws = Stubbed()
+    expect_token(aws)
+    outcome = engine(aws)[0].obtain()
+    assert outcome.creds.access_key_id == "ASIANEWSESSION000"
+    assert [n for n in outcome.notes if n.startswith("warning:")]
+
+
+# -- roles ----------------------------------------------------------------------------------------
+
+
+def test_a_role_is_chained_on_a_new_mfa_session_for_an_hour():
+    aws = Stubbed()
+    expect_token(aws)
+    expect_role(aws, 3600)
+    outcome = engine(aws, settings(role=role()))[0].obtain()
+    aws.done()
+    assert outcome.creds.access_key_id == "ASIAROLESESSION00"
+    assert outcome.how == f"new session for role {ROLE} (from the MFA session)"
+    assert aws.sessions[-1] == "ASIANEWSESSION000"  # AssumeRole was signed by the MFA session
+    assert cache.load_session(role_key(), NOW).access_key_id == "ASIAROLESESSION00"
+
+
+def test_a_role_with_duration_900_keeps_the_mfa_session_long():
+    aws = Stubbed()
+    expect_token(aws, duration=43200)  # not 900: the MFA session keeps its own length
+    expect_role(aws, 900, hours=0.25)
+    outcome = engine(aws, settings(role=role(900)))[0].obtain()
+    aws.done()
+    assert outcome.creds.access_key_id == "ASIAROLESESSION00"
+
+
+def test_a_second_role_needs_no_code():
+    plant(mfa_key(), 11 * HOUR, name="ASIAMFA")
+    aws = Stubbed()
+    expect_role(aws, 3600)
+    got, asked = engine(aws, settings(role=role()))
+    outcome = got.obtain()
+    aws.done()
+    assert asked == []
+    assert aws.sessions == ["ASIAMFA"]
+    assert outcome.creds.access_key_id == "ASIAROLESESSION00"
+
+
+def test_a_role_is_capped_at_the_end_of_the_mfa_session():
+    plant(mfa_key(), 40 * MINUTE, name="ASIAMFA")
+    aws = Stubbed()
+    expect_role(aws, 40 * 60 - 60, hours=0.6)
+    outcome = engine(aws, settings(role=role()))[0].obtain()
+    aws.done()
+    assert any("capped at 39 min" in note for note in outcome.notes)
+
+
+def test_an_mfa_session_too_short_for_assume_role_asks_for_a_new_one():
+    plant(mfa_key(), 15 * MINUTE, name="ASIAMFA")  # AssumeRole needs 900 s, plus a margin
+    aws = Stubbed()
+    expect_token(aws)
+    expect_role(aws, 3600)
+    got, asked = engine(aws, settings(role=role()), min_ttl=0)
+    got.obtain()
+    aws.done()
+    assert asked == [SERIAL]
+
+
+def test_a_role_longer_than_an_hour_is_assumed_with_the_code():
+    aws = Stubbed()
+    expect_role(aws, 7200, code=True, hours=2)
+    got, asked = engine(aws, settings(role=role(7200)))
+    outcome = got.obtain()
+    aws.done()
+    assert asked == [SERIAL]
+    assert outcome.how == f"new session for role {ROLE}"
+
+
+def test_a_cached_role_session_is_reused_offline():
+    planted = plant(role_key(), 50 * MINUTE, HOUR, name="ASIAROLESESSION00")
+    aws = Stubbed()
+    outcome = engine(aws, settings(role=role()))[0].obtain()
+    assert outcome.creds == planted
+    assert aws.sessions == []
+
+
+def test_credential_process_renews_a_role_inside_the_sdk_window_from_the_mfa_session():
+    plant(role_key(), 5 * MINUTE, HOUR, name="ASIAOLDROLE")  # 55 minutes in
+    plant(mfa_key(), 11 * HOUR, name="ASIAMFA")
+    aws = Stubbed()
+    expect_role(aws, 3600, key="ASIARENEWEDROLE00")
+    got, asked = engine(aws, settings(role=role()), for_process=True)
+    outcome = got.obtain()
+    aws.done()
+    assert asked == []
+    assert outcome.creds.access_key_id == "ASIARENEWEDROLE00"
+    assert outcome.how.startswith("renewed session for role")
+
+
+def test_credential_process_hands_out_the_old_role_session_when_it_cannot_renew():
+    planted = plant(role_key(), 5 * MINUTE, HOUR, name="ASIAOLDROLE")
+    plant(mfa_key(), 10 * MINUTE, name="ASIAMFA")  # too short for AssumeRole
+    aws = Stubbed()
+    got, asked = engine(aws, settings(role=role()), for_process=True)
+    assert got.obtain().creds == planted
+    assert asked == []
+
+
+def test_the_shell_renews_a_role_below_its_window():
+    plant(role_key(), 10 * MINUTE, HOUR, name="ASIAOLDROLE")
+    plant(mfa_key(), 11 * HOUR, name="ASIAMFA")
+    aws = Stubbed()
+    expect_role(aws, 3600, key="ASIARENEWEDROLE00")
+    outcome = engine(aws, settings(role=role()))[0].obtain()
+    aws.done()
+    assert outcome.creds.access_key_id == "ASIARENEWEDROLE00"
+
+
+def test_a_longer_role_asked_for_while_a_short_one_is_cached_says_so():
+    plant(role_key(), 59 * MINUTE, HOUR, name="ASIAROLESESSION00")
+    outcome = engine(Stubbed(), settings(role=role(7200)))[0].obtain()
+    assert any("needs --refresh and a code" in note for note in outcome.notes)
+
+
+# -- the cache it reads ---------------------------------------------------------------------------
+
+
+def test_a_planted_entry_in_a_shared_directory_is_not_handed_out(isolate):
+    plant(mfa_key(), 11 * HOUR, name="ASIAPLANTED")
+    (isolate / ".cache" / "mfa-env").chmod(0o777)
+    aws = Stubbed()
+    expect_token(aws)
+    outcome = engine(aws)[0].obtain()
+    assert outcome.creds.access_key_id == "ASIANEWSESSION000"
+    assert any("group or others" in note for note in outcome.notes)
+
+
+def test_debug_says_where_the_serial_and_session_came_from():
+    cache.store_serial(SOURCE_ID, SERIAL)
+    plant(mfa_key(), 11 * HOUR)
+    outcome = engine(Stubbed(), settings(serial=None), debug=True)[0].obtain()
+    assert any(f"serial {SERIAL} remembered" in note for note in outcome.notes)
+    assert all("secret" not in note for note in outcome.notes)
