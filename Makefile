@@ -7,8 +7,13 @@ DEBIAN_SHELLS := zsh fish ksh tcsh dash direnv elvish xonsh
 # From npm, pinned: `from nuon` and `load-env` are what the nushell output is tested against.
 NUSHELL_VERSION := 0.115.1
 TOOLS := .tools
+# The real AWS clients tests/test_clients.py drives, pinned: AWS CLI v1 in a venv of its own (its
+# botocore pin must not fight ours) and the Node.js SDK v3 in a prefix of its own (an
+# `npm install --no-save` into nushell's prefix would prune nushell, and the reverse).
+AWSCLI_VERSION := 1.46.3
+AWS_SDK_JS := @aws-sdk/client-sts@3.1177.0 @aws-sdk/credential-providers@3.1175.0
 
-.PHONY: test test-fast lint pytest demo shells venv fuzz bench completions clean
+.PHONY: test test-fast lint pytest demo shells clients venv fuzz bench completions clean
 
 venv: $(VENV)/.installed
 
@@ -38,6 +43,27 @@ shells:
 	    nushell@$(NUSHELL_VERSION) >/dev/null; \
 	else echo "missing shells: nu, and npm to install it (tests that need it are skipped; CI=true fails them)"; fi
 
+# Idempotent and quiet: each install is skipped while its stamp names the pinned versions.
+clients:
+	@stamp=$(TOOLS)/awscli/.installed; \
+	if ! grep -qsx 'awscli==$(AWSCLI_VERSION)' $$stamp; then \
+	  echo "installing: awscli $(AWSCLI_VERSION) into $(TOOLS)/awscli/"; \
+	  rm -rf $(TOOLS)/awscli && $(PYTHON) -m venv $(TOOLS)/awscli && \
+	  $(TOOLS)/awscli/bin/python -m pip install -q --disable-pip-version-check \
+	    awscli==$(AWSCLI_VERSION) && echo 'awscli==$(AWSCLI_VERSION)' > $$stamp; \
+	fi
+	@stamp=$(TOOLS)/aws-sdk/.installed; \
+	if grep -qsx '$(AWS_SDK_JS)' $$stamp; then exit 0; fi; \
+	if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing: npm"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	fi; \
+	if command -v npm >/dev/null; then \
+	  echo "installing: $(AWS_SDK_JS) into $(TOOLS)/aws-sdk/"; \
+	  npm install --prefix $(TOOLS)/aws-sdk --no-save --no-audit --no-fund --loglevel=error \
+	    $(AWS_SDK_JS) >/dev/null && echo '$(AWS_SDK_JS)' > $$stamp; \
+	else echo "missing: npm, to install the AWS SDK for Node.js (its tests are skipped; CI=true fails them)"; fi
+
 # The shell property tests, long and randomized: new examples every run.
 fuzz: venv shells
 	MFA_ENV_FUZZ_EXAMPLES=$${MFA_ENV_FUZZ_EXAMPLES:-2000} MFA_ENV_FUZZ_RANDOM=1 \
@@ -52,7 +78,7 @@ lint: venv
 test-fast: lint
 	$(VENV)/bin/pytest -q tests/fast
 
-pytest: venv shells
+pytest: venv shells clients
 	$(VENV)/bin/pytest -q
 
 test: lint pytest
