@@ -1,11 +1,16 @@
-"""The demo's helper: its TOTP against RFC 6238, and setup run twice against the same server."""
+"""`make demo`: the demo's TOTP against RFC 6238, its helper run twice against the same server,
+and the narration: on stderr, honest about the emulator, coloured only on a terminal."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -21,6 +26,7 @@ spec.loader.exec_module(demo_aws)
 
 # The RFC's SHA-1 seed is the ASCII "12345678901234567890"; in base32, as IAM hands seeds out:
 SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+ESC = "\x1b"
 
 
 @pytest.mark.parametrize(
@@ -157,3 +163,96 @@ def test_setup_without_an_endpoint_does_not_talk_to_aws(isolate: Path):
         "demo_aws.py: error: AWS_ENDPOINT_URL is not set; point it at the moto server\n"
     )
     assert not (isolate / ".aws").exists()
+
+
+def port_is_closed(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except OSError:
+        return True
+
+
+def run_demo(env: dict[str, str], stderr_on_terminal: bool) -> tuple[int, str, str]:
+    """scripts/demo.sh as CI runs it (no stdin, no controlling terminal) with the test venv,
+    its stderr on a pipe or on a pseudo-terminal. Returns the status, stdout and stderr."""
+    env = {**env, "VENV": sys.prefix}
+    command = ["bash", str(ROOT / "scripts" / "demo.sh")]
+    common = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.PIPE,
+        "env": env,
+        "start_new_session": True,
+    }
+    if not stderr_on_terminal:
+        done = subprocess.run(command, stderr=subprocess.PIPE, timeout=120, **common)
+        return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+    import pty
+
+    leader, follower = pty.openpty()
+    screen = bytearray()
+
+    def read() -> None:
+        try:
+            while chunk := os.read(leader, 4096):
+                screen.extend(chunk)
+        except OSError:  # EIO: every writer to the terminal is gone
+            pass
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        with subprocess.Popen(command, stderr=follower, **common) as proc:
+            os.close(follower)
+            stdout = proc.stdout.read() if proc.stdout else b""
+            status = proc.wait(timeout=120)
+        reader.join(timeout=30)
+    finally:
+        os.close(leader)
+    return status, stdout.decode(), screen.decode().replace("\r\n", "\n")
+
+
+def check_demo(status: int, stdout: str, stderr: str) -> None:
+    """What every run of the demo must show, colour or not."""
+    assert status == 0, stderr
+    assert stdout == ""  # every message on stderr
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", stderr)
+    assert "Traceback" not in plain
+    assert "would be refused" not in plain  # the old claim the emulator could not back up
+    # The emulator's answers are reported as they came, and narrated to match.
+    table = re.search(r"^long-term keys .* (\S+)$\n^session keys +(\S+) +(\S+)", plain, re.M)
+    assert table, plain
+    if table[1] == "allowed":
+        assert "it does not enforce the policy" in plain
+    if table[2] != "arn:aws:iam::123456789012:user/demo-user":
+        assert "cannot tell whose session this is" in plain
+    if "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n" in plain:
+        assert "moto hands it out for every session" in plain
+    assert "The second shell holds the first one's session" in plain
+    if shutil.which("direnv"):
+        assert "direnv exec ~/project printenv AWS_SESSION_TOKEN: the same cached session" in plain
+    assert plain.endswith("(moto server stopped, demo HOME removed)\n")
+    port = re.search(r"on 127\.0\.0\.1:(\d+)\n", plain)
+    assert port
+    assert port_is_closed(int(port[1]))
+
+
+def test_demo_on_a_pipe_has_no_escape_codes():
+    status, stdout, stderr = run_demo(dict(os.environ), stderr_on_terminal=False)
+    check_demo(status, stdout, stderr)
+    assert ESC not in stderr
+
+
+@pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("", True), ("1", False)])
+def test_demo_colours_only_a_terminal_without_no_color(no_color: str | None, coloured: bool):
+    """https://no-color.org: any non-empty NO_COLOR turns colour off; an empty one does not."""
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    status, stdout, stderr = run_demo(env, stderr_on_terminal=True)
+    check_demo(status, stdout, stderr)
+    if coloured:
+        assert "\x1b[1m== Done\x1b[0m" in stderr
+    else:
+        assert ESC not in stderr
