@@ -1,5 +1,6 @@
-"""`make demo`: the demo's TOTP against RFC 6238, its helper run twice against the same server,
-and the narration: on stderr, honest about the emulator, coloured only on a terminal."""
+"""`make demo` and the README's emulator walkthrough: the demo's TOTP against RFC 6238, its
+helper run twice against the same server, the narration's colour, and the walkthrough's code
+block run as written, twice."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, admin_client, mfa_env
+from tests.conftest import ROOT, admin_client, mfa_env, snapshot
 
 spec = importlib.util.spec_from_file_location("demo_aws", ROOT / "scripts" / "demo_aws.py")
 assert spec
@@ -256,3 +257,65 @@ def test_demo_colours_only_a_terminal_without_no_color(no_color: str | None, col
         assert "\x1b[1m== Done\x1b[0m" in stderr
     else:
         assert ESC not in stderr
+
+
+def readme_walkthrough() -> str:
+    blocks = re.findall(r"^```sh\n(.*?)^```$", (ROOT / "README.md").read_text(), re.S | re.M)
+    found = [b for b in blocks if "scripts/demo_aws.py setup" in b]
+    assert len(found) == 1, "the README has one emulator walkthrough"
+    return found[0]
+
+
+def test_readme_walkthrough_runs_twice_and_leaves_nothing_behind(tmp_path: Path, isolate: Path):
+    """The README's block, as written, twice in a row, in a reader's shell that has AWS settings
+    and caches of its own: both runs work, and leave no server, no temp HOME, and the reader's
+    HOME, cache and variables untouched."""
+    block = readme_walkthrough()
+    activate = ". .venv-demo/bin/activate\n"
+    assert activate in block
+    # The one change: this test's venv (with moto) instead of `make demo`'s.
+    block = block.replace(activate, f". {Path(sys.prefix) / 'bin' / 'activate'}\n")
+    port = int(re.search(r"-p (\d+)", block)[1])  # type: ignore[index]
+    if not port_is_closed(port):
+        pytest.skip(f"something else listens on 127.0.0.1:{port}")
+
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    reader_cache = tmp_path / "reader-cache"
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmpdir),  # where the walkthrough's mktemp HOME goes
+        "XDG_CACHE_HOME": str(reader_cache),
+        "AWS_PROFILE": "work",
+        "AWS_ACCESS_KEY_ID": "AKIAREADERSOWNKEYXXX",
+        "AWS_SECRET_ACCESS_KEY": "readers-own-secret",
+        "AWS_SESSION_TOKEN": "readers-own-session",
+        "MFA_ENV_MFA_COMMAND": "false",
+    }
+    before = snapshot(isolate)
+    for _ in range(2):
+        done = subprocess.run(
+            ["bash", "-c", block + 'echo; echo "after: $AWS_SESSION_TOKEN $HOME"\n'],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        assert "mfa-env: new session for profile 'default'" in done.stderr
+        assert "mfa-env: reused the cached session" in done.stderr
+        # The reader's shell after the block: its own session and HOME, as before.
+        assert done.stdout.endswith(f"\nafter: readers-own-session {isolate}\n")
+        if shutil.which("direnv"):
+            # direnv exec printed the session it loaded from .envrc: the block's, not the reader's.
+            token = done.stdout.splitlines()[0]
+            assert token
+            assert token != "readers-own-session"
+        assert port_is_closed(port)
+        assert list(tmpdir.iterdir()) == []
+        assert not reader_cache.exists()
+        assert snapshot(isolate) == before
