@@ -83,8 +83,15 @@ pytest: venv shells clients
 
 test: lint pytest
 
-demo: venv
-	bash scripts/demo.sh
+# Only what the demo needs (the package and moto's server), in a venv of its own: not the test
+# toolchain, and never in the way of `make test`'s .venv.
+demo: .venv-demo/.installed
+	VENV=.venv-demo bash scripts/demo.sh
+
+.venv-demo/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-demo
+	.venv-demo/bin/python -m pip install -q --disable-pip-version-check -e . 'moto[server]>=5.0'
+	touch $@
 
 # click writes each shell's completion script; tests/test_completions.py checks they are current.
 completions: venv

@@ -1,63 +1,111 @@
 #!/usr/bin/env bash
-# `make demo`: the whole job against a local AWS emulator (moto), narrated step by step.
-# Nothing here touches your real ~/.aws: the demo runs in a throw-away HOME.
+# `make demo`: mfa-env's whole job against a local AWS emulator (moto), narrated on stderr.
+# Nothing here touches your real ~/.aws or caches: the demo runs in a throw-away HOME.
+# The emulator is not AWS: each step says what it did and did not check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${VENV:-.venv}
+VENV=${VENV:-.venv-demo}
+case $VENV in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 PY="$VENV/bin/python"
-export PATH="$PWD/$VENV/bin:$PATH"
+export PATH="$VENV/bin:$PATH"
+exec 1>&2 # every message on stderr; $(…) still captures what it captures
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+# Bold headings only on a terminal, and never with NO_COLOR set (https://no-color.org).
+if [ -t 2 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+fail() {
+  echo "demo: $*"
+  exit 1
+}
+[ -x "$PY" ] || fail "$PY is missing: run make demo, which creates $VENV"
+mask() { printf '%s... (%d characters)' "${1:0:8}" "${#1}"; }
 
+for name in $(compgen -e); do
+  case $name in AWS_* | DIRENV_* | MFA_ENV_* | XDG_*) unset "$name" ;; esac
+done
 demo_home=$(mktemp -d)
+export HOME="$demo_home" XDG_CACHE_HOME="$demo_home/.cache" XDG_CONFIG_HOME="$demo_home/.config"
+export XDG_DATA_HOME="$demo_home/.local/share" AWS_EC2_METADATA_DISABLED=true
 port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-say "Starting a moto server (the AWS emulator) on 127.0.0.1:$port"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+
+say "Starting a moto server, the AWS emulator, on 127.0.0.1:$port"
 "$PY" -m moto.server -H 127.0.0.1 -p "$port" >"$demo_home/moto.log" 2>&1 &
 moto_pid=$!
-cleanup() {
+stop_moto() {
   kill "$moto_pid" 2>/dev/null || true
   wait "$moto_pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_moto
   rm -rf "$demo_home"
-  echo "(moto server stopped, demo HOME removed)" >&2
+  echo "(moto server stopped, demo HOME removed)"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do
-  "$PY" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-  sleep 0.1
-done
+"$PY" scripts/demo_aws.py wait
+echo "HOME=$HOME (throw-away)  AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
 
-export HOME="$demo_home" XDG_CACHE_HOME="$demo_home/.cache"
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_PROFILE
-echo "HOME=$HOME  AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL" >&2
-
-say "Creating IAM user demo-user with long-term keys and a virtual MFA device"
+say "IAM user demo-user: long-term keys in ~/.aws/credentials, an MFA device, an MFA-only policy"
 seed=$("$PY" scripts/demo_aws.py setup demo-user)
-echo "long-term keys written to ~/.aws/credentials [default] (mode 0600)" >&2
+long_key=$(sed -n 's/^aws_access_key_id = //p' ~/.aws/credentials)
+echo "long-term key: $long_key. On AWS the MFA-only policy leaves it only getting a session."
 
-say "Reading the current code off the device, as an authenticator app would (RFC 6238)"
+say "The current code, computed from the device's seed as an authenticator app does (RFC 6238)"
 code=$("$PY" scripts/demo_aws.py totp "$seed")
-echo "code: $code" >&2
+echo "code: $code"
 
-say "Without MFA the user would be refused; with it: eval \"\$(mfa-env demo-user $code)\""
+say "eval \"\$(mfa-env demo-user $code)\": the session goes into this shell"
 eval "$(mfa-env demo-user "$code")"
-echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID (a session key), expires $AWS_CREDENTIAL_EXPIRATION" >&2
+[ -n "${AWS_SESSION_TOKEN:-}" ] || fail "mfa-env exported no session token"
+[ "$AWS_ACCESS_KEY_ID" != "$long_key" ] || fail "the exported key is the long-term key"
+echo "now exported in this bash:"
+echo "  AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
+echo "  AWS_SECRET_ACCESS_KEY=$(mask "$AWS_SECRET_ACCESS_KEY")"
+echo "  AWS_SESSION_TOKEN=$(mask "$AWS_SESSION_TOKEN")"
+echo "  AWS_CREDENTIAL_EXPIRATION=$AWS_CREDENTIAL_EXPIRATION"
+if [ "$AWS_ACCESS_KEY_ID" = AKIAIOSFODNN7EXAMPLE ]; then
+  echo "That is the example key from AWS's documentation: moto hands it out for every session."
+  echo "On AWS a session key starts with ASIA and is new each time."
+fi
 
-say "Proving the session works: sts get-caller-identity with the exported variables"
-"$PY" - <<'PY'
-import boto3
-session = boto3.Session()
-creds = session.get_credentials()
-assert creds.method == "env" and creds.token, "the session did not come from the environment"
-print("GetCallerIdentity ->", session.client("sts", region_name="us-east-1").get_caller_identity()["Arn"])
-PY
+say "What the emulator makes of each pair of keys"
+"$PY" scripts/demo_aws.py probe
 
-say "A second terminal: no code, no network needed; the cached session is reused"
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_CREDENTIAL_EXPIRATION
-# The endpoint points at a closed port: the session can only have come from the cache.
-statements=$(AWS_ENDPOINT_URL=http://127.0.0.1:9 mfa-env demo-user)
-eval "$statements"
-test -n "$AWS_SESSION_TOKEN"
-echo "session restored from the cache: $AWS_ACCESS_KEY_ID" >&2
+say "What the emulator checks: a made-up code, mfa-env --no-cache demo-user 000000"
+if mfa-env --no-cache demo-user 000000 >/dev/null; then
+  echo "The emulator gave a session for 000000 too: it does not check codes. AWS refuses a"
+  echo "wrong or reused code, and mfa-env then says 'the MFA code was refused'."
+else
+  echo "The emulator refused 000000, as AWS refuses a wrong code."
+fi
 
-say "Demo finished: a working MFA session, in bash, from one line"
+say "Stopping the emulator: from here on there is no endpoint to ask"
+stop_moto
+echo "nothing listens on 127.0.0.1:$port any more"
+
+say "A second shell, no code: bash -c 'eval \"\$(mfa-env demo-user)\"'"
+second=$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+  -u AWS_CREDENTIAL_EXPIRATION bash -c 'eval "$(mfa-env demo-user)" && printf %s "$AWS_SESSION_TOKEN"')
+[ "$second" = "$AWS_SESSION_TOKEN" ] || fail "the second shell did not get the cached session"
+echo "The second shell holds the first one's session, read from the cache"
+echo "(~/.cache/mfa-env, mode 0600) with the emulator gone."
+
+if command -v direnv >/dev/null; then
+  say "direnv: ~/project/.envrc holds eval \"\$(mfa-env demo-user)\"; cd there and it loads"
+  mkdir -p ~/project
+  echo 'eval "$(mfa-env demo-user)"' >~/project/.envrc
+  direnv allow ~/project
+  # direnv's own log lines are silenced: they start with an escape code even with NO_COLOR.
+  from_direnv=$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+    -u AWS_CREDENTIAL_EXPIRATION DIRENV_LOG_FORMAT='' direnv exec ~/project printenv AWS_SESSION_TOKEN)
+  [ "$from_direnv" = "$AWS_SESSION_TOKEN" ] || fail "direnv did not hand out the cached session"
+  echo "direnv exec ~/project printenv AWS_SESSION_TOKEN: the same cached session, no code asked."
+else
+  say "direnv is not installed: its step is skipped"
+fi
+
+say "Done"
+echo "Shown for real: mfa-env found the device, traded the code for a session, printed"
+echo "statements that bash evaluated, and a second shell and direnv reused the cached session"
+echo "with no code and no endpoint. What the emulator did not check is said above; AWS checks"
+echo "the code, the policy and who the session belongs to."
