@@ -19,9 +19,7 @@ from mfa_env.paths import home_path
 if TYPE_CHECKING:
     from mfa_env import session
 
-FORMATS = ("shell", "json", "dotenv")
-# Set in the environment of an exec-mode child: names the session, and refuses nesting.
-SESSION_MARKER = "MFA_ENV_SESSION"
+SESSION_MARKER = "MFA_ENV_SESSION"  # an exec-mode child's: names the session, refuses nesting
 
 
 class Options(NamedTuple):
@@ -107,7 +105,7 @@ PARAMS = [
     _option("-s --shell shell_name", "Shell to write for (default: the calling shell).",
             type=click.Choice(tuple(shells.SHELLS), case_sensitive=False)),
     _option("-f --format fmt", "Output: shell statements, credential_process JSON, or dotenv.",
-            type=click.Choice(FORMATS), default="shell", show_default=True),
+            type=click.Choice(("shell", "json", "dotenv")), default="shell", show_default=True),
     _option("--unset", "Print statements that end the session in this shell.", is_flag=True),
     _option("-w --write-profile", "Also store the session as [NAME] in the credentials file.",
             metavar="NAME", shell_complete=_profiles),
@@ -189,7 +187,7 @@ def run(options: Options) -> None:
 def _obtain(
     settings: config.Settings, options: Options, code: "str | None", now: datetime
 ) -> "session.Outcome":
-    from mfa_env import prompt, session
+    from mfa_env import session
 
     policy = session.Policy(
         options.min_ttl, options.fmt == "json", options.refresh, not options.no_cache, options.debug
@@ -197,6 +195,8 @@ def _obtain(
     command = options.mfa_command or os.environ.get("MFA_ENV_MFA_COMMAND")
 
     def ask(serial: str) -> str:
+        from mfa_env import prompt  # subprocess and friends: only when a code is needed
+
         return prompt.get_code(code, command, serial)
 
     return session.Engine(settings, policy, now, code=ask).obtain()
