@@ -104,4 +104,4 @@ bench: venv
 	$(PY) benchmarks/bench.py --peers --write-readme
 
 clean:
-	rm -rf $(VENV) .bench build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-demo .bench build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
