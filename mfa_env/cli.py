@@ -55,7 +55,7 @@ def _output(options: Options) -> shells.Output:
     if options.exec_argv:  # stdout belongs to the command: no statements, no shell to detect
         return shells.Output("exec", shells.lookup("sh"), tty)
     detected = shells.detect(options.shell_name or os.environ.get("MFA_ENV_SHELL"))
-    if detected.hint and options.fmt == "shell" and not options.status:
+    if detected.hint and options.fmt == "shell":
         say(detected.hint)
     return shells.Output(options.fmt, shells.lookup(detected.name), tty)
 

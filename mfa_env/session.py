@@ -15,6 +15,7 @@ Reuse windows (aws-vault's ExpiryWindow; botocore refreshes 15 minutes before ex
 
 # No `from __future__ import annotations`: NamedTuple would compile each annotation string.
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
@@ -92,10 +93,6 @@ class Botocore:
         return sts.on_session(creds, region)
 
 
-def _ask_nobody(serial: str) -> str:
-    raise AwsError(f"a new session for {serial} needs an MFA code, and none was asked for")
-
-
 @dataclasses.dataclass
 class Engine:
     """One request for credentials. Build it, call obtain() once."""
@@ -103,7 +100,7 @@ class Engine:
     settings: Settings
     policy: Policy
     now: datetime
-    code: Callable[[str], str] = _ask_nobody  # serial -> six digits
+    code: Callable[[str], str]  # serial -> six digits, asked for only when a session is new
     store: Store = cache
     aws: "AwsFactory" = dataclasses.field(default_factory=Botocore)
     notes: "list[str]" = dataclasses.field(default_factory=list)
@@ -173,9 +170,9 @@ class Engine:
         """A cache that cannot be written never blocks the user: a warning, and on we go."""
         if not self.policy.use_cache:
             return
+        if serial is not None:
+            self._remember(key.source, serial)
         try:
-            if serial is not None:
-                self.store.store_serial(key.source, serial)
             self.store.store_session(key, creds)
         except (OSError, cache.Distrust) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -183,6 +180,13 @@ class Engine:
                 f"warning: could not write the session cache ({reason}); "
                 "the next run will ask for a code again"
             )
+
+    def _remember(self, source: str, serial: str) -> None:
+        """The device found through IAM, for the next run: only a shortcut, so a cache that
+        cannot be written costs nothing here (storing the session says so)."""
+        if self.policy.use_cache:
+            with contextlib.suppress(OSError, cache.Distrust):
+                self.store.store_serial(source, serial)
 
     def _live(self, creds: Credentials) -> Credentials:
         """A new session that is over already, or lasts longer than any can, means the clocks
@@ -227,7 +231,7 @@ class Engine:
             cached = self._cached(cache.SessionKey(source, serial))
             if self._usable(cached, floor):
                 assert cached is not None
-                self._store(cache.SessionKey(source, serial), cached, found)
+                self._remember(source, serial)
                 return cached, f"reused the cached session for {from_keys}", serial
         code = self.code(serial)
         creds = self._live(
@@ -298,15 +302,10 @@ class Engine:
                 f"note: the role session is capped at {left // 60} min, when the MFA session "
                 "it is assumed with ends; --refresh gets a new MFA session first"
             )
-        aws = self._aws_for_chain(mfa)
+        aws = self.aws.on_session(mfa, self.settings.region)
         creds = self._live(sts.assume_role(aws, self.settings.source, role, min(wanted, left)))
         self._store(self._role_key(source, serial), creds, None)
         return creds, f"{verb} session for role {role.arn} (from the MFA session)"
-
-    def _aws_for_chain(self, mfa: Credentials) -> "Aws":
-        if self._aws is not None:  # keeps the connection's settings, and its test stubs
-            return self._aws.chained(mfa)
-        return self.aws.on_session(mfa, self.settings.region)
 
     def _direct(self, source: str, serial: "str | None") -> "tuple[Credentials, str]":
         """A role session longer than an hour: AssumeRole with the code itself."""

@@ -69,17 +69,6 @@ class Aws:
                 )
         return self.clients[service]
 
-    def chained(self, creds: Credentials) -> Aws:
-        """The same settings on temporary credentials: the MFA session, to assume a role with."""
-        import botocore.session
-
-        with _settings("cannot use the AWS settings"):
-            session = botocore.session.Session()
-            session.set_credentials(
-                creds.access_key_id, creds.secret_access_key, creds.session_token
-            )
-        return Aws(session, self.region, creds.access_key_id, self.deadline)
-
 
 @contextmanager
 def _settings(what: str) -> Iterator[None]:
@@ -100,13 +89,14 @@ def _settings(what: str) -> Iterator[None]:
         ) from None
 
 
-def on_session(creds: Credentials, region: str | None) -> Aws:
-    """A session on temporary credentials alone: a cached MFA session, to assume a role with."""
+def on_session(creds: Credentials, region: str | None, deadline: float = CALL_DEADLINE) -> Aws:
+    """A session on temporary credentials: the MFA session, to assume a role with (chaining)."""
     import botocore.session
 
     with _settings("cannot use the AWS settings"):
         session = botocore.session.Session()
-    return Aws(session, region, "").chained(creds)
+        session.set_credentials(creds.access_key_id, creds.secret_access_key, creds.session_token)
+    return Aws(session, region, creds.access_key_id, deadline)
 
 
 def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE) -> Aws:

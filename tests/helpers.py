@@ -161,11 +161,13 @@ def mfa_env(*args: str, env: dict[str, str] | None = None, timeout: float = 60, 
     return Result(done.returncode, done.stdout, done.stderr)
 
 
-def no_tty(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
-    """The real command with no controlling terminal (setsid), as in CI, cron or direnv: it
-    cannot prompt, so a missing code is an error, never a hang."""
+def detached(
+    argv: list[str], env: dict[str, str] | None = None, **kw
+) -> subprocess.CompletedProcess:
+    """A program with no controlling terminal (setsid), as in CI, cron or direnv: an mfa-env it
+    is or starts (credential_process) cannot prompt, so a missing code is an error, not a hang."""
     return subprocess.run(
-        [sys.executable, "-m", "mfa_env", *args],
+        argv,
         capture_output=True,
         text=True,
         env=env,
@@ -174,6 +176,11 @@ def no_tty(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Co
         start_new_session=True,
         **kw,
     )
+
+
+def no_tty(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+    """The real command with no controlling terminal."""
+    return detached([sys.executable, "-m", "mfa_env", *args], env, **kw)
 
 
 def on_terminal(*args: str, stderr_too: bool = False) -> tuple[int, bytes, bytes]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import CI, ROOT, IamUser, bin_dir, no_tty
+from tests.helpers import detached as run
 from tests.signing import Signed, signing_log
 
 AWS_CLI = ROOT / ".tools" / "awscli" / "bin" / "aws"
@@ -73,20 +73,6 @@ def client(name: str, profile: str = "") -> tuple[list[str], dict[str, str]]:
     if name == "node-fromProcess":
         return [*node, profile], {}
     return [*node, ""], ({"AWS_PROFILE": profile} if profile else {})
-
-
-def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """A client, or a shell that runs one, with no terminal (setsid), as in CI: an mfa-env it
-    starts (credential_process) cannot prompt, so a cache miss fails instead of hanging."""
-    return subprocess.run(
-        argv,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        start_new_session=True,
-    )
 
 
 def eval_in_bash(user: IamUser, argv: list[str], env: dict[str, str], before: str = ""):

@@ -53,8 +53,6 @@ class Stubbed:
                 stub = Stubber(self.aws.client(service))
                 stub.activate()
                 self.stubbers[service] = stub
-            # Chaining onto the MFA session keeps the same stubbed clients, and is recorded.
-            self.aws.chained = self.on_session  # type: ignore[method-assign]
         self.sessions.append(key)
         return self.aws
 
