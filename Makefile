@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Debian's packages of the shells the tests evaluate our output in.
-DEBIAN_SHELLS := zsh fish ksh tcsh dash direnv elvish xonsh
+# Debian's packages of the shells the tests evaluate our output in, and faketime for the tests
+# that move the clock forward.
+DEBIAN_SHELLS := zsh fish ksh tcsh dash direnv elvish xonsh faketime
 # From npm, pinned: `from nuon` and `load-env` are what the nushell output is tested against.
 NUSHELL_VERSION := 0.115.1
 TOOLS := .tools

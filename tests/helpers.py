@@ -162,7 +162,7 @@ def mfa_env(*args: str, env: dict[str, str] | None = None, timeout: float = 60, 
 
 
 def detached(
-    argv: list[str], env: dict[str, str] | None = None, **kw
+    argv: list[str], env: dict[str, str] | None = None, timeout: float = 60, **kw
 ) -> subprocess.CompletedProcess:
     """A program with no controlling terminal (setsid), as in CI, cron or direnv: an mfa-env it
     is or starts (credential_process) cannot prompt, so a missing code is an error, not a hang."""
@@ -172,7 +172,7 @@ def detached(
         text=True,
         env=env,
         stdin=subprocess.DEVNULL,
-        timeout=60,
+        timeout=timeout,
         start_new_session=True,
         **kw,
     )

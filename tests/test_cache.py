@@ -220,3 +220,25 @@ def test_refresh_looks_the_device_up_again(user: IamUser, isolate: Path):
     assert done.returncode == 0, done.stderr
     assert f"serial {user.serial} from IAM" in done.stderr
     assert cache.load_serial(source) == user.serial
+
+
+@pytest.mark.parametrize(
+    ("first", "later"),
+    [
+        (["USER", "123456"], [[], ["--profile", "default"], ["USER"]]),
+        (["123456"], [["USER"], ["--profile", "default"], []]),
+    ],
+    ids=["USER-first", "no-USER-first"],
+)
+def test_credential_process_finds_the_session_offline_however_user_is_given(
+    user: IamUser, offline, first, later
+):
+    def spell(args: list[str]) -> list[str]:
+        return [user.name if a == "USER" else a for a in args]
+
+    made = mfa_env(*spell(first), "--format", "json")
+    assert made.returncode == 0, made.stderr
+    for args in later:
+        done = no_tty(*spell(args), "--format", "json", env=offline())
+        assert done.returncode == 0, (args, done.stderr)
+        assert json.loads(done.stdout) == json.loads(made.stdout)

@@ -185,3 +185,40 @@ def test_version_and_help():
     assert "--write-profile" in helptext
     assert "MFA_ENV_MFA_COMMAND" in helptext  # the Environment section
     assert "from nuon | load-env" in helptext  # and how every shell uses the output
+
+
+def test_aws_profile_is_set_aside_and_comes_back_in_bash(user: IamUser, isolate: Path):
+    creds = isolate / ".aws" / "credentials"
+    creds.write_text(creds.read_text().replace("[default]", "[work]"))
+    mfa = f"{sys.executable} -m mfa_env"
+    script = f"""
+export AWS_PROFILE=work AWS_DEFAULT_PROFILE=work AWS_REGION=eu-west-1
+eval "$({mfa} {user.name} 123456)" || exit 9
+echo "after: ${{AWS_PROFILE-unset}} ${{AWS_DEFAULT_PROFILE-unset}} $MFA_ENV_PROFILE"
+eval "$({mfa} {user.name})" || exit 8
+eval "$({mfa} --unset)" || exit 7
+echo "unset: ${{AWS_PROFILE-unset}} ${{AWS_SESSION_TOKEN-unset}}" \
+  "${{MFA_ENV_PROFILE-unset}} $AWS_REGION"
+"""
+    done = subprocess.run(
+        [require("bash"), "--norc", "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "after: unset unset work",
+        "unset: work unset unset eu-west-1",
+    ]
+    # The second run found the source in MFA_ENV_PROFILE: profile 'work', from the cache.
+    assert "reused the cached session for profile 'work'" in done.stderr
+    assert done.stderr.count("set aside in MFA_ENV_PROFILE") == 1
+
+
+def test_a_written_profile_carries_its_region_for_botocore(user: IamUser, isolate: Path):
+    done = mfa_env("-w", "mfa", "-r", "eu-central-1", user.name, "123456", "-s", "bash")
+    assert done.returncode == 0, done.stderr
+    check = (
+        "import botocore.session; s = botocore.session.Session(profile='mfa'); "
+        "print(s.get_config_variable('region'))"
+    )
+    read = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert read.stdout.strip() == "eu-central-1", read.stderr

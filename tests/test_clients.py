@@ -124,8 +124,11 @@ def test_client_signs_with_the_session(
             )
             first = no_tty(user.name, "123456", env=env)  # caches the session
             assert first.returncode == 0, first.stderr
+            primed = len(log)
             argv, extra = client(name, "work-mfa")
             done = run(argv, {**env, **extra})  # no terminal: mfa-env must use the cache
+            # From the cache alone: the credential_process sent nothing with the long-term key.
+            assert [s for s in list(log)[primed:] if s.access_key_id == user.access_key_id] == []
         else:
             assert path == "exec"
             argv, extra = client(name)

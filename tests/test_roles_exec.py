@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import subprocess
 import sys
@@ -133,3 +134,29 @@ def test_exec_of_a_missing_command_is_one_line(user: IamUser):
     assert done.returncode == 1
     assert "cannot run 'no-such-command-xyz'" in done.stderr
     assert done.stdout == ""  # stdout is the command's, never a statement
+
+
+def test_exec_gives_the_command_default_signal_dispositions(user: IamUser):
+    # /proc/PID/status: SigIgn is a hex mask, bit N-1 for signal N (SIGPIPE 13, SIGXFSZ 25).
+    done = no_tty(user.name, "123456", "--", "sh", "-c", "grep SigIgn /proc/$$/status")
+    assert done.returncode == 0, done.stderr
+    ignored = int(done.stdout.split()[1], 16)
+    assert not ignored & (1 << (13 - 1)), done.stdout  # SIGPIPE
+    assert not ignored & (1 << (25 - 1)), done.stdout  # SIGXFSZ
+
+
+def test_a_pipeline_in_exec_mode_ends(user: IamUser):
+    # With SIGPIPE ignored, `yes` would write into a closed pipe forever.
+    done = no_tty(user.name, "123456", "--", "sh", "-c", "yes | head -1", timeout=20)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "y\n"
+
+
+def test_write_profile_works_in_exec_mode(user: IamUser, isolate: Path):
+    done = no_tty("-w", "mfa", "-r", "eu-central-1", user.name, "123456", "--", "true")
+    assert done.returncode == 0, done.stderr
+    written = configparser.RawConfigParser()
+    written.read(isolate / ".aws" / "credentials")
+    assert written.get("mfa", "region") == "eu-central-1"
+    assert written.get("mfa", "aws_session_token")
+    assert "wrote [mfa]" in done.stderr

@@ -1,0 +1,128 @@
+"""Sessions over hours, end to end: the installed command under a clock moved forward
+(faketime), against a local STS whose clock moves with it, with no code and no terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from tests import hostile
+from tests.helpers import detached, no_tty, require
+
+ROLE = "arn:aws:iam::123456789012:role/ops"
+SERIAL = "arn:aws:iam::123456789012:mfa/hostile-user"
+KEYS = "[default]\naws_access_key_id = AKIALONGTERMTIME0001\naws_secret_access_key = s\n"
+ROLE_PROFILE = (
+    f"[profile ops]\nrole_arn = {ROLE}\nsource_profile = default\nmfa_serial = {SERIAL}\n"
+)
+
+
+class Clock:
+    """The STS's idea of now: real time plus the same offset the command runs under."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.issued = 0
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + timedelta(seconds=self.offset)
+
+    def credentials(self, form: dict[str, list[str]], action: str) -> hostile.Reply:
+        self.issued += 1
+        seconds = int(form.get("DurationSeconds", ["43200"])[0])
+        ends = (self.now() + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = hostile.credentials(key=f"ASIATIME{self.issued:012d}", expiration=ends)
+        if action == "AssumeRole":
+            body += (
+                b"<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/ops/s</Arn>"
+                b"<AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>"
+            )
+        return hostile.ok(action, body)
+
+
+@pytest.fixture
+def sts(isolate: Path) -> Iterator[tuple[hostile.Responder, Clock]]:
+    (isolate / ".aws").mkdir()
+    (isolate / ".aws" / "credentials").write_text(KEYS)
+    (isolate / ".aws" / "config").write_text(ROLE_PROFILE)
+    clock = Clock()
+    replies = {
+        action: (lambda form, action=action: clock.credentials(form, action))
+        for action in ("GetSessionToken", "AssumeRole")
+    }
+    with hostile.responder(replies) as server:  # type: ignore[arg-type]
+        yield server, clock
+
+
+def later(server: hostile.Responder, clock: Clock, seconds: int, *args: str):
+    """mfa-env run `seconds` from now, by its own clock and the STS's alike."""
+    clock.offset = seconds
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": server.url,
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # socket timeouts keep real time
+    }
+    argv = [require("faketime"), "-f", f"+{seconds}", sys.executable, "-m", "mfa_env", *args]
+    return detached(argv, env)
+
+
+def expiration(stdout: str) -> datetime:
+    return datetime.fromisoformat(json.loads(stdout)["Expiration"].replace("Z", "+00:00"))
+
+
+def test_a_role_is_renewed_from_the_mfa_session_55_minutes_on(sts):
+    server, clock = sts
+    first = later(server, clock, 0, "--profile", "ops", "--format", "json", "123456")
+    assert first.returncode == 0, first.stderr
+    assert server.calls == ["GetSessionToken", "AssumeRole"]
+
+    done = later(server, clock, 55 * 60, "--profile", "ops", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert server.calls == ["GetSessionToken", "AssumeRole", "AssumeRole"]  # no new code
+    left = expiration(done.stdout) - clock.now()
+    assert left > timedelta(minutes=15)
+    assert "renewed session for role" in done.stderr
+
+
+def test_credential_process_hands_out_the_mfa_session_to_its_last_minutes(sts):
+    server, clock = sts
+    first = later(server, clock, 0, "--format", "json", "123456", "--serial", SERIAL)
+    assert first.returncode == 0, first.stderr
+    done = later(server, clock, 11 * 3600 + 52 * 60, "--format", "json", "--serial", SERIAL)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["AccessKeyId"] == json.loads(first.stdout)["AccessKeyId"]
+    assert server.calls == ["GetSessionToken"]
+    # And the shell, which wants 15 minutes, does not take it: it asks for a code.
+    shell = later(server, clock, 11 * 3600 + 52 * 60, "-s", "bash", "--serial", SERIAL)
+    assert shell.returncode == 1
+    assert "no terminal" in shell.stderr
+
+
+def test_a_900_second_session_is_reused_a_minute_later(sts):
+    server, clock = sts
+    first = later(server, clock, 0, "-d", "900", "-s", "bash", "123456", "--serial", SERIAL)
+    assert first.returncode == 0, first.stderr
+    done = later(server, clock, 60, "-s", "bash", "--serial", SERIAL)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == first.stdout
+    assert "reused the cached session" in done.stderr
+    assert server.calls == ["GetSessionToken"]
+
+
+def test_a_role_of_900_seconds_keeps_a_long_mfa_session(sts):
+    server, clock = sts
+    first = no_tty(
+        "--role-arn", ROLE, "-d", "900", "--serial", SERIAL, "-s", "bash", "123456",
+        env={**os.environ, "AWS_ENDPOINT_URL": server.url},
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    # The next run, past the role session's reuse window, needs no code.
+    done = later(server, clock, 12 * 60, "--role-arn", ROLE, "-d", "900", "--serial", SERIAL)
+    assert done.returncode == 0, done.stderr
+    assert server.calls == ["GetSessionToken", "AssumeRole", "AssumeRole"]
