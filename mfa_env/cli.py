@@ -277,7 +277,7 @@ def execute(
 
 def fail(message: str, code: int, output: "shells.Output | None") -> None:
     """The one place a failure is printed: one line on stderr, at most a failing statement."""
-    say(f"error: {message.splitlines()[0] if message else 'failed'}")
+    say(f"error: {message or 'failed'}")  # one line: say escapes any break in it
     if output is not None and output.fail_statement():
         click.echo(output.fail_statement(), nl=False)
     sys.exit(code)

@@ -49,6 +49,9 @@ def _escapes() -> dict[int, str]:
             *range(0x2066, 0x206A),
             0x2028,  # line and paragraph separators: a line break to some terminals and logs
             0x2029,
+            # Lone surrogates: what Python makes of bytes that are not UTF-8 in argv, the
+            # environment or a file name; no stream can encode them, so writing one would fail.
+            *range(0xD800, 0xE000),
         ]
         table = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in codes}
         table.update({0x0A: "\\n", 0x0D: "\\r"})

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from mfa_env.config import SERIAL_RE, Role, Source, matches, no_credentials, unknown_profile
 from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, ConfigError
+from mfa_env.paths import config_file, home_path
 
 if TYPE_CHECKING:
     import botocore.session
@@ -83,10 +84,8 @@ def _settings(what: str) -> Iterator[None]:
     except bex.ConfigParseError as exc:
         raise ConfigError(f"cannot parse {exc.kwargs.get('path', 'an AWS file')}; fix it") from None
     except (bex.BotoCoreError, ValueError, TypeError, KeyError) as exc:
-        raise ConfigError(
-            f"{what}: {_one_line(exc)}; check the AWS_* environment variables and the profile "
-            "in ~/.aws/config"
-        ) from None
+        detail = _one_line(exc)
+        raise ConfigError(f"{what}: {detail}; {_where(detail)}") from None
 
 
 def on_session(creds: Credentials, region: str | None, deadline: float = CALL_DEADLINE) -> Aws:
@@ -97,6 +96,29 @@ def on_session(creds: Credentials, region: str | None, deadline: float = CALL_DE
         session = botocore.session.Session()
         session.set_credentials(creds.access_key_id, creds.secret_access_key, creds.session_token)
     return Aws(session, region, creds.access_key_id, deadline)
+
+
+@contextmanager
+def _source_keys(source: Source, process: str | None) -> Iterator[None]:
+    """The source's own credential_process failing, or printing what botocore cannot read, is
+    one line naming it (the program only: its arguments may hold a secret)."""
+    import botocore.exceptions as bex
+
+    if not process:
+        with _settings(f"cannot load the keys of {source.describe}"):
+            yield
+        return
+    try:
+        yield
+    except (bex.BotoCoreError, ValueError, TypeError, KeyError) as exc:
+        program = process.split()[0] if process.split() else "it"
+        # botocore's json.loads error says nothing of where: it printed something else.
+        unread = isinstance(exc, ValueError) and not isinstance(exc, bex.BotoCoreError)
+        reason = "it printed no JSON" if unread else _one_line(exc)
+        raise ConfigError(
+            f"the credential_process of {source.describe} gave no keys ({reason}); "
+            f"run {program} by hand and fix it, or move the keys into the credentials file"
+        ) from None
 
 
 def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE) -> Aws:
@@ -117,6 +139,8 @@ def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE)
             # credentials, which cannot be a source; asking them costs seconds off EC2.
             for name in ("container-role", "iam-role"):
                 resolver.remove(name)
+        process = session.get_scoped_config().get("credential_process") if source.profile else None
+    with _source_keys(source, process):
         os.environ[RECURSION_MARKER] = source.describe
         try:
             creds = session.get_credentials()
@@ -135,8 +159,23 @@ def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE)
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300]
+    """botocore's text as one clause: one line, at most 300 characters, no closing stop."""
+    text = " ".join(str(exc).split())[:300]
+    text = text[:-1] if text.endswith((".", ":")) else text
+    return text or type(exc).__name__
+
+
+# Never named in a message, whatever they hold.
+_SECRET_SETTINGS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
+
+def _where(detail: str) -> str:
+    """The setting that holds the value botocore quotes, when it is one of the environment's."""
+    for name, value in sorted(os.environ.items()):
+        secret = name in _SECRET_SETTINGS or not name.startswith("AWS_")
+        if not secret and len(value) > 1 and value in detail:
+            return f"fix {name}"
+    return f"fix the AWS_* environment variables or the profile in {home_path(config_file())}"
 
 
 def _is_skew(code: str, message: str) -> bool:

@@ -465,6 +465,137 @@ CASES = [
             )
         },
     ),
+    # -- settings botocore rejects, answers it cannot read, a broken source ------------------
+    Case(
+        "endpoint-not-a-url",
+        ["123456"],
+        1,
+        "Invalid endpoint: not-a-url; fix AWS_ENDPOINT_URL",
+        "`AWS_ENDPOINT_URL` is not a URL",
+        "set it to `https://…`, or unset it",
+        env={"AWS_ENDPOINT_URL": "not-a-url"},
+    ),
+    Case(
+        "sts-endpoint-not-a-url",
+        ["123456"],
+        1,
+        "fix AWS_ENDPOINT_URL_STS",
+        "`AWS_ENDPOINT_URL_STS` is not a URL",
+        "set it to `https://…`, or unset it",
+        env={"AWS_ENDPOINT_URL_STS": "sts-not-a-url"},
+    ),
+    Case(
+        "bogus-defaults-mode",
+        ["123456"],
+        1,
+        "fix AWS_DEFAULTS_MODE",
+        "a botocore setting in the environment holds a value botocore refuses",
+        "fix or unset the variable the message names",
+        env={"AWS_DEFAULTS_MODE": "bogus"},
+    ),
+    Case(
+        "bogus-checksum-setting",
+        ["123456"],
+        1,
+        "fix AWS_REQUEST_CHECKSUM_CALCULATION",
+        "a botocore setting in the environment holds a value botocore refuses",
+        "fix or unset the variable the message names",
+        env={"AWS_REQUEST_CHECKSUM_CALCULATION": "bogus"},
+    ),
+    Case(
+        "bad-region-option",
+        ["-r", "eu west 1", "123456"],
+        2,
+        "--region is not a region name",
+        "a region botocore would refuse (a space, say)",
+        "pass a region name such as `eu-west-1`",
+    ),
+    Case(
+        "bad-region-env",
+        ["123456"],
+        2,
+        "AWS_REGION is not a region name",
+        "a region botocore would refuse (a space, say)",
+        "pass a region name such as `eu-west-1`",
+        env={"AWS_REGION": "eu west 1"},
+    ),
+    Case(
+        "bad-region-config",
+        ["123456"],
+        2,
+        "region in the AWS config is not a region name",
+        "a region botocore would refuse (a space, say)",
+        "pass a region name such as `eu-west-1`",
+        setup=keys_and_config("[default]\nregion = eu west 1\n"),
+    ),
+    Case(
+        "bad-setting-in-config",
+        ["123456"],
+        1,
+        "STS regional endpoints option nope is invalid",
+        "a setting in `~/.aws/config` holds a value botocore refuses",
+        "fix the profile in `~/.aws/config`",
+        setup=keys_and_config("[default]\nsts_regional_endpoints = nope\n"),
+    ),
+    Case(
+        "source-process-not-json",
+        ["--profile", "src", "123456"],
+        1,
+        "the credential_process of profile 'src' gave no keys (it printed no JSON)",
+        "the source profile's `credential_process` printed something other than JSON",
+        "run that program by hand and fix it",
+        setup=keys_and_config("[profile src]\ncredential_process = sh -c 'echo not json'\n"),
+    ),
+    Case(
+        "source-process-fails",
+        ["--profile", "src", "123456"],
+        1,
+        "the credential_process of profile 'src' gave no keys",
+        "the source profile's `credential_process` failed",
+        "run that program by hand and fix it",
+        setup=keys_and_config("[profile src]\ncredential_process = sh -c 'exit 3'\n"),
+    ),
+    Case(
+        "expiration-not-a-time",
+        ["123456"],
+        1,
+        "Invalid timestamp",
+        "STS answered with an expiry that is not a time",
+        "check the proxy or `AWS_ENDPOINT_URL`",
+        replies={
+            "GetSessionToken": hostile.ok("GetSessionToken", hostile.credentials(expiration="soon"))
+        },
+    ),
+    Case(
+        "expiration-absurd",
+        ["123456"],
+        1,
+        "ends further ahead than any can",
+        "STS handed out a session that ends further ahead than any can: a clock is far off",
+        "sync the clock (`timedatectl set-ntp true`)",
+        replies={
+            "GetSessionToken": hostile.ok(
+                "GetSessionToken", hostile.credentials(expiration="9999-12-31T23:59:59Z")
+            )
+        },
+    ),
+    Case(
+        "serial-from-iam-not-a-serial",
+        ["someone", "123456"],
+        1,
+        "is not one",
+        "IAM answered with a device serial that is not one",
+        "check the proxy or `AWS_ENDPOINT_URL`, or pass `--serial`",
+        replies={
+            "ListMFADevices": hostile.ok(
+                "ListMFADevices",
+                b"<MFADevices><member><UserName>someone</UserName><SerialNumber>\xc2\x9b31m"
+                b" evil</SerialNumber><EnableDate>2026-01-01T00:00:00Z</EnableDate></member>"
+                b"</MFADevices><IsTruncated>false</IsTruncated>",
+                hostile.IAM_NS,
+            )
+        },
+    ),
 ]
 
 

@@ -21,6 +21,24 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CI = os.environ.get("CI") == "true"
 
+# What no stderr line may carry raw (errors.printable's specification, written out apart from
+# the product's table): C0 but tab, DEL, C1, the line and paragraph separators, bidi controls.
+FORBIDDEN = frozenset(
+    [
+        *map(chr, range(0x00, 0x09)),
+        *map(chr, range(0x0A, 0x20)),
+        *map(chr, range(0x7F, 0xA0)),
+        "\u061c",
+        "\u200e",
+        "\u200f",
+        *map(chr, range(0x202A, 0x202F)),
+        *map(chr, range(0x2066, 0x206A)),
+        "\u2028",
+        "\u2029",
+        *map(chr, range(0xD800, 0xE000)),  # lone surrogates: no stream can write them
+    ]
+)
+
 
 @contextmanager
 def moto_server(log: Path) -> Iterator[str]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests import hostile
 from tests.error_matrix import keys
-from tests.helpers import no_tty
+from tests.helpers import FORBIDDEN, no_tty
 from tests.shellrun import IDIOMS, READERS, eval_in_shell
 
 MARKER = "mfa_env_pwned"
@@ -57,3 +57,56 @@ def test_hostile_values_round_trip_or_are_refused(run: str, isolate: Path, tmp_p
     assert not (tmp_path / MARKER).exists(), "a value was executed"
     for secret in (NASTY["secret"], NASTY["token"]):
         assert secret not in done.stderr
+
+
+EVIL = "\u009b31m\u202eexe.txt\u2028mfa-env: error: forged\x7f"
+DEVICE = "<member><UserName>u</UserName><SerialNumber>{}</SerialNumber><EnableDate>2026-01-01T00:00:00Z</EnableDate></member>"  # noqa: E501
+
+
+@pytest.mark.parametrize(
+    ("args", "replies"),
+    [
+        (
+            ["--serial", "arn:aws:iam::123456789012:mfa/x"],
+            {"GetSessionToken": hostile.error("AccessDenied", EVIL)},
+        ),
+        (
+            [],
+            {
+                "GetCallerIdentity": hostile.ok(
+                    "GetCallerIdentity",
+                    f"<Arn>arn:aws:sts::123456789012:assumed-role/{EVIL}</Arn><UserId>A</UserId>"
+                    "<Account>123456789012</Account>".encode(),
+                )
+            },
+        ),
+        (
+            ["u"],
+            {
+                "ListMFADevices": hostile.ok(
+                    "ListMFADevices",
+                    (
+                        "<MFADevices>"
+                        + DEVICE.format("arn:aws:iam::123456789012:mfa/u")
+                        + DEVICE.format(f"arn:aws:iam::123456789012:mfa/{EVIL}")
+                        + "</MFADevices><IsTruncated>false</IsTruncated>"
+                    ).encode(),
+                    hostile.IAM_NS,
+                )
+            },
+        ),
+    ],
+    ids=["aws-error-message", "caller-arn", "second-device-serial"],
+)
+def test_text_from_the_endpoint_reaches_stderr_escaped(isolate: Path, args, replies):
+    keys(isolate)
+    with hostile.responder(replies) as server:
+        done = no_tty(
+            "--shell", "bash", *args, "123456", env={**os.environ, "AWS_ENDPOINT_URL": server.url}
+        )
+    lines = done.stderr.split("\n")
+    assert lines[-1] == ""
+    assert not FORBIDDEN.intersection("".join(lines)), done.stderr
+    assert "\\x9b31m\\u202eexe.txt" in done.stderr  # shown, escaped, not dropped
+    assert "forged\\x7f" in done.stderr
+    assert not any(line.startswith("mfa-env: error: forged") for line in lines)

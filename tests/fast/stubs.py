@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import botocore.session
 from botocore.stub import Stubber
 
 from mfa_env import sts
@@ -34,6 +36,15 @@ def creds(key: str, left: timedelta, length: timedelta | None, now: datetime = N
     return Credentials(key, f"secret-of-{key}", f"token-of-{key}", now + left, issued=issued)
 
 
+@functools.cache
+def _session() -> botocore.session.Session:
+    """One botocore session for all: its loader keeps the service models, so a client costs
+    milliseconds instead of a fresh parse of botocore's data."""
+    session = botocore.session.Session()
+    session.set_credentials(LONG_TERM, "long-term-secret")
+    return session
+
+
 @dataclass
 class Stubbed:
     """The engine's way to AWS, with every call answered by a Stubber and recorded."""
@@ -43,12 +54,8 @@ class Stubbed:
     aws: sts.Aws | None = None
 
     def _aws(self, key: str) -> sts.Aws:
-        import botocore.session
-
         if self.aws is None:
-            session = botocore.session.Session()
-            session.set_credentials(LONG_TERM, "long-term-secret")
-            self.aws = sts.Aws(session, "us-east-1", LONG_TERM, deadline=5)
+            self.aws = sts.Aws(_session(), "us-east-1", LONG_TERM, deadline=5)
             for service in ("sts", "iam"):
                 stub = Stubber(self.aws.client(service))
                 stub.activate()

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
-from mfa_env import cache, session
+from mfa_env import cache, cli, session
 from mfa_env.config import Role, Settings, Source
 from mfa_env.errors import AwsError, ConfigError
 from tests.fast.stubs import LONG_TERM, NOW, ROLE, SERIAL, Stubbed, answer, creds
+from tests.helpers import FORBIDDEN
 
 SOURCE_ID = cache.source_id(LONG_TERM)
 MINUTE = timedelta(minutes=1)
@@ -475,3 +479,60 @@ def test_debug_says_where_the_serial_and_session_came_from():
     outcome = engine(Stubbed(), settings(serial=None), debug=True)[0].obtain()
     assert any(f"serial {SERIAL} remembered" in note for note in outcome.notes)
     assert all("secret" not in note for note in outcome.notes)
+
+
+# -- outside text reaches stderr only escaped -------------------------------------------
+
+HOSTILE_TEXT = st.text(st.sampled_from(sorted(FORBIDDEN)) | st.characters(), max_size=40)
+FUZZ = examples(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def assert_escaped(stderr: str, lines: int) -> None:
+    """Exactly `lines` lines, none with a raw control, separator or bidi character."""
+    assert stderr.endswith("\n")
+    assert len(stderr.split("\n")) == lines + 1
+    assert not FORBIDDEN.intersection(stderr[:-1].replace("\n", ""))
+
+
+def shown(error: Exception, capsys) -> str:
+    with pytest.raises(SystemExit):
+        cli.fail(str(error), 1, None)
+    return capsys.readouterr().err
+
+
+@FUZZ
+@given(HOSTILE_TEXT)
+def test_an_aws_error_message_is_shown_escaped(capsys, message):
+    aws = Stubbed()
+    aws.refuse("sts", "get_session_token", "AccessDenied", message)
+    with pytest.raises(AwsError) as caught:
+        engine(aws)[0].obtain()
+    assert_escaped(shown(caught.value, capsys), lines=1)
+
+
+@FUZZ
+@given(HOSTILE_TEXT)
+def test_an_arn_from_aws_is_shown_escaped(capsys, name):
+    aws = Stubbed()
+    arn = f"arn:aws:sts::123456789012:assumed-role/{name}"
+    aws.expect("sts", "get_caller_identity", {"Arn": arn, "UserId": "A", "Account": "1" * 12})
+    with pytest.raises(ConfigError) as caught:
+        engine(aws, settings(serial=None))[0].obtain()
+    assert_escaped(shown(caught.value, capsys), lines=1)
+
+
+@FUZZ
+@given(HOSTILE_TEXT)
+def test_serials_from_iam_in_notes_are_shown_escaped(capsys, name):
+    other = f"arn:aws:iam::123456789012:mfa/{name}"
+    aws = Stubbed()
+    aws.expect(
+        "iam", "list_mfa_devices", {"MFADevices": [device(SERIAL), device(other)]}, UserName="al"
+    )
+    expect_token(aws)
+    notes = engine(aws, settings(serial=None, user="al"), use_cache=False)[0].obtain().notes
+    for note in notes:
+        cli.say(note)
+    assert_escaped(capsys.readouterr().err, lines=len(notes))

@@ -9,22 +9,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mfa_env.errors import printable
+from tests.helpers import FORBIDDEN
 
-# The specification, written out apart from the product's table.
-FORBIDDEN = frozenset(
-    [
-        *map(chr, range(0x00, 0x09)),
-        *map(chr, range(0x0A, 0x20)),
-        *map(chr, range(0x7F, 0xA0)),
-        "\u061c",
-        "\u200e",
-        "\u200f",
-        *map(chr, range(0x202A, 0x202F)),
-        *map(chr, range(0x2066, 0x206A)),
-        "\u2028",
-        "\u2029",
-    ]
-)
 PLAIN = string.printable.replace("\n", "").replace("\r", "").replace("\x0b", "").replace("\x0c", "")
 ESCAPE = re.compile(r"\\(?:n|r|x[0-9a-f]{2}|u[0-9a-f]{4})")
 
