@@ -188,6 +188,12 @@ def main() -> None:
             ("mfa-env USER, cache hit, shell detected", [mfa_env, "bench"], env, b""),
             ("mfa-env --status", [mfa_env, "--status"], status_env, b""),
             (
+                "mfa-env --status --brief (a prompt segment)",
+                [mfa_env, "--status", "--brief"],
+                status_env,
+                b"",
+            ),
+            (
                 "mfa-env USER CODE, new session (--no-cache)",
                 [mfa_env, "bench", "123456", "--no-cache", "-s", "bash"],
                 env,

@@ -119,6 +119,23 @@ def write_profile(
     return WriteResult(path=target, created=existing is None, warnings=_warnings(mode, shown))
 
 
+def managed_profiles() -> list[str]:
+    """The sections --write-profile would overwrite (ours, or holding only a session), for Tab
+    completion; a file that cannot be read offers none."""
+    from mfa_env.config import AwsFiles
+    from mfa_env.errors import MfaEnvError
+
+    try:
+        sections = AwsFiles.load().credentials
+    except MfaEnvError:
+        return []
+    return sorted(
+        name
+        for name, keys in sections.items()
+        if keys.get(MARKER_KEY) == MARKER_VALUE or set(keys) & set(TOKEN_KEYS)
+    )
+
+
 def check_profile(
     name: str, *, source_profiles: Collection[str] = (), path: Path | None = None
 ) -> None:

@@ -41,6 +41,7 @@ class Options(NamedTuple):
     refresh: bool
     no_cache: bool
     status: bool
+    brief: bool
     debug: bool
     exec_argv: "tuple[str, ...]" = ()
 
@@ -62,11 +63,14 @@ def _output(options: Options) -> shells.Output:
 
 def _profiles(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
     """Profile names from the AWS files, for Tab completion; a broken file completes nothing."""
-    try:
-        names = config.AwsFiles.load().names()
-    except MfaEnvError:
-        return []
-    return [name for name in names if name.startswith(incomplete)]
+    return [name for name in config.profile_names() if name.startswith(incomplete)]
+
+
+def _writable(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+    """For -w: only the sections it would write (its own); a new name cannot be guessed."""
+    from mfa_env import aws_files
+
+    return [n for n in aws_files.managed_profiles() if n.startswith(incomplete)]
 
 
 class _Command(click.Command):
@@ -108,7 +112,7 @@ PARAMS = [
             type=click.Choice(("shell", "json", "dotenv")), default="shell", show_default=True),
     _option("--unset", "Print statements that end the session in this shell.", is_flag=True),
     _option("-w --write-profile", "Also store the session as [NAME] in the credentials file.",
-            metavar="NAME", shell_complete=_profiles),
+            metavar="NAME", shell_complete=_writable),
     _option("--role-arn", "Assume this role with the MFA session.", metavar="ARN"),
     _option("--role-session-name", "Session name for the assumed role.", metavar="NAME"),
     _option("--mfa-command", "Command that prints the MFA code.", metavar="CMD"),
@@ -118,6 +122,7 @@ PARAMS = [
     _option("--refresh", "Ignore any cached session and ask STS for a new one.", is_flag=True),
     _option("--no-cache", "Neither read nor write the session cache.", is_flag=True),
     _option("--status", "Report the session in this environment; exit 1 if none.", is_flag=True),
+    _option("--brief", "With --status: `aws 11h59m`, for a shell prompt.", is_flag=True),
     _option("--debug", "Print diagnostics on stderr (keys masked, secrets never).", is_flag=True),
     _option("--version", "Show the version and exit.", is_flag=True, is_eager=True,
             expose_value=False, callback=_version),
@@ -148,7 +153,7 @@ def run(options: Options) -> None:
     output = None if sys.stdout.isatty() else shells.POSIX_OUTPUT
     try:
         if options.status:  # a report on stderr: no statements, so no shell to detect
-            return status(now)
+            return status(now, options.brief)
         output = _output(options)
         if options.unset:
             return unset(output)
@@ -160,12 +165,6 @@ def run(options: Options) -> None:
         user, code = config.split_positionals(options.args)
         given = {name: getattr(options, name) for name in config.Inputs._fields if name != "user"}
         settings = config.resolve(config.Inputs(user=user, **given))
-        if options.debug:
-            say(
-                f"debug: source {settings.source.describe}, serial "
-                f"{settings.serial or '(remembered or discovered)'}, duration "
-                f"{settings.duration}s, region {settings.region or '(none)'}"
-            )
         if options.write_profile:  # refused now, before a code is spent on it
             from mfa_env import aws_files
 
@@ -173,13 +172,12 @@ def run(options: Options) -> None:
         outcome = _obtain(settings, options, code, now)
         for note in outcome.notes:
             say(note)
-        if options.debug:
-            say(f"debug: access key ****{outcome.creds.access_key_id[-4:]}")
         written = _write_profile(options.write_profile, outcome.creds, settings)
         summary = f"{written}{outcome.how}, {describe_expiry(outcome.creds.expiration, now)}"
         if options.exec_argv:
             execute(options.exec_argv, outcome.creds, settings, summary)
-        emit(output, render(output, outcome.creds, settings), summary, hint=not written)
+        usage = None if written else output.usage("…")  # -w: the profile is what was asked for
+        emit(output, render(output, outcome.creds, settings), summary, usage)
     except MfaEnvError as exc:
         fail(str(exc), exc.exit_code, output)
 
@@ -229,26 +227,25 @@ def render(output: shells.Output, creds: Credentials, settings: config.Settings)
     return output.shell.render(creds.shell_env(settings.region, settings.moved_profile))
 
 
-def emit(output: shells.Output, text: str, summary: str, hint: bool = True) -> None:
+def emit(output: shells.Output, text: str, summary: str, usage: "str | None") -> None:
     say(summary)
-    if output.tty:  # the user forgot eval: no secret on the screen, and how to use it
-        usage = output.shell.usage if output.fmt == "shell" else "mfa-env … | cat"
-        if hint:
-            say(f"stdout is a terminal, so nothing was printed; run it as: {usage}")
-        return
-    click.echo(text, nl=False)
+    if not output.tty:
+        click.echo(text, nl=False)
+    elif usage:  # the user forgot eval: no secret on the screen, and how to use it
+        say(f"stdout is a terminal, so nothing was printed; run it as: {usage}")
 
 
 def unset(output: shells.Output) -> None:
     if output.fmt != "shell":
         raise UsageError("--unset writes shell statements; drop --format")
-    statements = output.shell.render(unset_env(os.environ))
-    emit(output, statements, "statements that end the session in this shell")
+    text = output.shell.render(unset_env(os.environ))
+    emit(output, text, "statements that end the session in this shell", output.usage("--unset"))
 
 
-def status(now: datetime) -> None:
-    ok, report = describe_status(os.environ, now)
-    say(report)
+def status(now: datetime, short: bool) -> None:
+    ok, report = describe_status(os.environ, now, short)
+    if report:  # short, for a prompt: no prefix, and nothing at all without a session
+        click.echo(printable(report), err=True) if short else say(report)
     sys.exit(0 if ok else 1)
 
 

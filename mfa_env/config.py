@@ -108,6 +108,14 @@ class AwsFiles(NamedTuple):
         return sorted(set(self.credentials) | set(self.config))
 
 
+def profile_names() -> list[str]:
+    """Every profile, for Tab completion: none when the files cannot be read."""
+    try:
+        return AwsFiles.load().names()
+    except ConfigError:
+        return []
+
+
 class Source(NamedTuple):
     """Where the long-term keys come from: a named profile, or keys in the environment.
 
@@ -225,6 +233,10 @@ def split_positionals(args: tuple[str, ...]) -> tuple[str | None, str | None]:
             "put a command to run after --"
         )
     if len(args) == 2:
+        if matches(CODE_RE, args[0]) and not args[1].isdigit():
+            raise UsageError(
+                f"USER comes before CODE: mfa-env {args[1]} {args[0]} (the code is the six digits)"
+            )
         return args[0], check_code(args[1])
     if len(args) == 1:
         if matches(CODE_RE, args[0]):

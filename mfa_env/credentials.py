@@ -59,22 +59,33 @@ def describe_expiry(expiration: datetime, now: datetime) -> str:
     local = expiration.astimezone()
     offset = local.strftime("%z")
     offset = f"{offset[:3]}:{offset[3:]}" if offset else ""
+    return f"valid until {local:%Y-%m-%d %H:%M} {offset}, in {_left(expiration, now)}"
+
+
+def _left(expiration: datetime, now: datetime) -> str:
+    """`11h 59m`, or `14m` under an hour."""
     hours, rest = divmod(max(0, int((expiration - now).total_seconds())), 3600)
-    left = f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m"
-    return f"valid until {local:%Y-%m-%d %H:%M} {offset}, in {left}"
+    return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m"
 
 
-def describe_status(env: Mapping[str, str], now: datetime) -> tuple[bool, str]:
-    """--status: whether `env` holds a live session, and the line that says so."""
+def describe_status(env: Mapping[str, str], now: datetime, short: bool = False) -> tuple[bool, str]:
+    """--status: whether `env` holds a live session, and the line that says so. Short, for a
+    shell prompt: `aws 11h59m`, `aws expired`, or nothing when there is no session."""
     raw = env.get("AWS_CREDENTIAL_EXPIRATION", "").strip()
     if not raw or not env.get("AWS_SESSION_TOKEN"):
-        return False, "no session in this environment"
+        return False, "" if short else "no session in this environment"
     try:
         expiration = parse_rfc3339(raw)
     except (ValueError, OverflowError):
-        return False, f"AWS_CREDENTIAL_EXPIRATION is not a time: {raw!r}"
+        return False, "aws ?" if short else f"AWS_CREDENTIAL_EXPIRATION is not a time: {raw!r}"
     if expiration <= now:
-        return False, f"the session in this environment expired at {expiration:%Y-%m-%d %H:%M} UTC"
+        when = f"{expiration:%Y-%m-%d %H:%M} UTC"
+        return (
+            False,
+            "aws expired" if short else f"the session in this environment expired at {when}",
+        )
+    if short:
+        return True, f"aws {_left(expiration, now).replace(' ', '')}"
     return True, f"session {describe_expiry(expiration, now)}"
 
 

@@ -107,11 +107,17 @@ class Engine:
     _aws: "Aws | None" = None
 
     def obtain(self) -> Outcome:
+        given = self.settings
+        self._debug(
+            f"source {given.source.describe}, serial {given.serial or '(remembered or found)'}, "
+            f"duration {given.duration}s, region {given.region or '(none)'}"
+        )
         source = self._source_id()
         if self.settings.role is None:
             creds, how, _serial = self._mfa(source, floor=0)
         else:
             creds, how = self._role(source)
+        self._debug(f"access key ****{creds.access_key_id[-4:]}")
         return Outcome(creds, how, tuple(self.notes))
 
     # -- the pieces ------------------------------------------------------------------------

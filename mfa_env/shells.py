@@ -325,6 +325,12 @@ class Output(NamedTuple):
     shell: Shell
     tty: bool
 
+    def usage(self, arguments: str) -> str:
+        """How this output is meant to be used, for the hint when stdout is a terminal."""
+        if self.fmt == "shell":
+            return self.shell.usage.replace("…", arguments)
+        return f"mfa-env {arguments} --format {self.fmt} | cat (or as a credential_process)"
+
     def fail_statement(self) -> str:
         # A terminal, another format, or exec mode's child's stdout: nothing to make fail.
         return self.shell.fail if self.fmt == "shell" and not self.tty else ""

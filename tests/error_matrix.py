@@ -90,6 +90,27 @@ CASES = [
         "pass the six digits; a numeric user name needs the code too",
     ),
     Case(
+        "user-after-code",
+        ["123456", "someone"],
+        2,
+        "USER comes before CODE: mfa-env someone 123456",
+        "the code was given first",
+        "give USER, then the six-digit code",
+    ),
+    Case(
+        "unknown-user",
+        ["nobody", "123456"],
+        1,
+        "IAM has no user named 'nobody'",
+        "USER names no IAM user",
+        "check USER (the IAM user whose device is used), or pass `--serial`",
+        replies={
+            "ListMFADevices": _err(
+                "NoSuchEntity", "The user with name nobody cannot be found.", 404, hostile.IAM_NS
+            )
+        },
+    ),
+    Case(
         "code-not-digits",
         ["someone", "12a456"],
         2,

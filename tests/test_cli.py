@@ -222,3 +222,21 @@ def test_a_written_profile_carries_its_region_for_botocore(user: IamUser, isolat
     )
     read = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
     assert read.stdout.strip() == "eu-central-1", read.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [
+        (["--unset", "--shell", "fish"], "run it as: mfa-env --unset | source"),
+        (["--unset", "--shell", "bash"], 'run it as: eval "$(mfa-env --unset)"'),
+        (
+            ["USER", "123456", "--format", "json"],
+            "mfa-env … --format json | cat (or as a credential_process)",
+        ),
+    ],
+)
+def test_a_terminal_on_stdout_is_told_how_to_use_the_output(user: IamUser, args, usage):
+    status, screen, stderr = on_terminal(*[user.name if a == "USER" else a for a in args])
+    assert status == 0
+    assert screen == b""
+    assert stderr.decode().splitlines()[-1].endswith(usage)

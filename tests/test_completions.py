@@ -114,3 +114,31 @@ def test_powershell_protocol_answers_in_triples():
     assert out.splitlines()[:2] == ["plain", "--shell"]
     out = _protocol("powershell_complete", COMP_WORDS="mfa-env --shell f", COMP_CWORD="2")
     assert out.splitlines()[:2] == ["plain", "fish"]
+
+
+def test_write_profile_completes_only_what_it_would_write_in_bash(
+    isolate: Path, on_path: dict[str, str]
+):
+    (isolate / ".aws").mkdir()
+    (isolate / ".aws" / "credentials").write_text(
+        "[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s\n"
+        "[mfa]\naws_access_key_id = ASIA1\naws_secret_access_key = s\naws_session_token = t\n"
+        "[mfa-old]\nmanaged_by = mfa-env\n"
+        "[mfa-keys]\naws_access_key_id = AKIA2\naws_secret_access_key = s\n"
+    )
+    (isolate / ".aws" / "config").write_text("[profile mfa-config]\nregion = eu-west-1\n")
+    # bash's own completion function, called as readline calls it on `mfa-env -w mf<Tab>`.
+    script = (
+        f"source {ROOT / 'completions' / SCRIPTS['bash']}\n"
+        "COMP_WORDS=(mfa-env -w mf); COMP_CWORD=2; _mfa_env_completion mfa-env\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    done = subprocess.run(
+        [require("bash"), "--norc", "--noprofile", "-c", script],
+        env={**on_path, "HOME": str(isolate)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["mfa", "mfa-old"]  # not mfa-keys, not mfa-config

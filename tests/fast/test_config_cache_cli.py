@@ -362,3 +362,26 @@ def test_stderr_escapes_outside_text(isolate):
     assert "\x1b" not in done.stderr
     assert "\u202e" not in done.stderr
     assert "\\x1b" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("expiration", "code", "line"),
+    [("2999-01-01T00:00:00Z", 0, "aws "), ("2001-01-01T00:00:00Z", 1, "aws expired"),
+     ("soon", 1, "aws ?"), (None, 1, "")],
+)  # fmt: skip
+def test_status_brief_is_a_prompt_segment(expiration, code, line):
+    env = {"AWS_SESSION_TOKEN": "t", "AWS_CREDENTIAL_EXPIRATION": expiration} if expiration else {}
+    done = run("--status", "--brief", env=env)
+    assert done.exit_code == code
+    assert done.stdout == ""
+    assert done.stderr.rstrip("\n").startswith(line) if line else done.stderr == ""
+    assert "mfa-env" not in done.stderr
+
+
+def test_status_brief_counts_hours_and_minutes():
+    later = datetime.now(timezone.utc) + timedelta(hours=3, minutes=7, seconds=30)
+    env = {
+        "AWS_SESSION_TOKEN": "t",
+        "AWS_CREDENTIAL_EXPIRATION": later.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    assert run("--status", "--brief", env=env).stderr == "aws 3h07m\n"
