@@ -25,25 +25,25 @@ SESSION_MARKER = "MFA_ENV_SESSION"  # an exec-mode child's: names the session, r
 class Options(NamedTuple):
     """The command line, parsed: one field per option, as click names it."""
 
-    args: "tuple[str, ...]"
-    profile: "str | None"
-    serial: "str | None"
-    duration: "str | None"
-    region: "str | None"
-    shell_name: "str | None"
+    args: tuple[str, ...]
+    profile: str | None
+    serial: str | None
+    duration: str | None
+    region: str | None
+    shell_name: str | None
     fmt: str
     unset: bool
-    write_profile: "str | None"
-    role_arn: "str | None"
-    role_session_name: "str | None"
-    mfa_command: "str | None"
-    min_ttl: "int | None"
+    write_profile: str | None
+    role_arn: str | None
+    role_session_name: str | None
+    mfa_command: str | None
+    min_ttl: int | None
     refresh: bool
     no_cache: bool
     status: bool
     brief: bool
     debug: bool
-    exec_argv: "tuple[str, ...]" = ()
+    exec_argv: tuple[str, ...] = ()
 
 
 def say(message: str) -> None:
@@ -250,7 +250,7 @@ def status(now: datetime, short: bool) -> None:
 
 
 def execute(
-    argv: "tuple[str, ...]", creds: Credentials, settings: config.Settings, summary: str
+    argv: tuple[str, ...], creds: Credentials, settings: config.Settings, summary: str
 ) -> None:
     """Exec mode: the command replaces us, with the session and default signal dispositions."""
     import signal
