@@ -2,9 +2,12 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Debian's packages of the shells the tests evaluate our output in, and faketime for the tests
-# that move the clock forward.
-DEBIAN_SHELLS := zsh fish ksh tcsh dash direnv elvish xonsh faketime
+# Debian's packages the tests need, as command:package: the shells our output is evaluated in,
+# faketime for the tests that move the clock forward, and a real Secret Service (GNOME Keyring on
+# a private D-Bus) for the keyring tests.
+DEBIAN_TOOLS := zsh:zsh fish:fish ksh:ksh tcsh:tcsh dash:dash direnv:direnv elvish:elvish \
+	xonsh:xonsh faketime:faketime gnome-keyring-daemon:gnome-keyring dbus-daemon:dbus \
+	secret-tool:libsecret-tools
 # From npm, pinned: `from nuon` and `load-env` are what the nushell output is tested against.
 NUSHELL_VERSION := 0.115.1
 TOOLS := .tools
@@ -27,7 +30,8 @@ $(VENV)/.installed: pyproject.toml
 # nushell is not in Debian: npm's `nushell` package ships the real `nu` binary (linux-x64,
 # linux-arm64, …) and goes into .tools/ (gitignored), where tests/conftest.py's require() looks.
 shells:
-	@missing=""; for s in $(DEBIAN_SHELLS); do command -v $$s >/dev/null 2>&1 || missing="$$missing $$s"; done; \
+	@missing=""; for pair in $(DEBIAN_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing:$$missing"; \

@@ -516,3 +516,117 @@ def _warnings(mode: int, shown: str) -> tuple[str, ...]:
             f"run chmod 600 {shown}",
         )
     return ()
+
+
+# -- --store-keys: the long-term keys leave [NAME], a marker stays -------------------------------
+
+# What a reader of the file sees where the keys were; the second names the keys (a hash of the
+# access key ID, as the cache does) so that a cached session is found without the keyring.
+KEYRING_MARKER = "mfa_env_keys"
+KEYRING_VALUE = "keyring"
+KEYRING_SOURCE = "mfa_env_keys_id"
+
+
+def section(name: str, path: Path | None = None) -> dict[str, str]:
+    """[name] as botocore reads it (empty when there is none)."""
+    target = Path(path) if path is not None else credentials_path()
+    shown = paths.home_path(target)
+    data, _existing = _read(_real_file(target, shown), shown)
+    parser = _parse(_LINE.findall(_decoded(data, shown)), shown)
+    return dict(parser.items(name)) if parser.has_section(name) else {}
+
+
+def long_term_keys(name: str, path: Path | None = None) -> tuple[str, str] | None:
+    """[name]'s access key ID and secret as botocore reads them, or None when it has none.
+    A section holding a session token is refused: those keys are not long-term."""
+    view = section(name, path)
+    shown = paths.home_path(Path(path) if path is not None else credentials_path())
+    if any(view.get(key) for key in TOKEN_KEYS):
+        raise CredentialsFileError(
+            f"[{name}] in {shown} holds a session token, so its keys are temporary; "
+            "--store-keys takes a profile with long-term keys"
+        )
+    key_id, secret = (view.get(key, "").strip() for key in LONG_TERM_KEYS)
+    return (key_id, secret) if key_id or secret else None
+
+
+def move_keys_out(name: str, marks: dict[str, str], path: Path | None = None) -> Path:
+    """Remove [name]'s two key lines and write `marks` in their place (or in a new [name]);
+    every other byte stays, as with write_profile, and the same lock and atomic rename."""
+    target = Path(path) if path is not None else credentials_path()
+    shown = paths.home_path(target)
+    real = _real_file(target, shown)
+    _make_private_dirs(real.parent)
+    with _locked(real, shown):
+        data, existing = _read(real, shown)
+        lines = _LINE.findall(_decoded(data, shown))
+        before = _parse(lines, shown)
+        section = next((s for s in _sections(lines) if s.name == name), None)
+        if section is None:
+            new_lines = _appended(lines, name, marks)
+        else:
+            new_lines = _keys_replaced(lines, section, marks)
+        _check_moved(before, new_lines, name, marks, shown)
+        mode = stat.S_IMODE(existing.st_mode) if existing is not None else paths.PRIVATE_FILE
+        text = "".join(new_lines).encode("utf-8")
+        if text != data or existing is None:
+            _replace(real, text, mode, existing, shown)
+    return target
+
+
+def _keys_replaced(lines: list[str], section: _Section, marks: dict[str, str]) -> list[str]:
+    """The section's key lines (and their continuation lines) out, `marks` where the first one
+    stood; a mark already there is replaced, not repeated."""
+    parser = configparser.RawConfigParser()  # for its option pattern and optionxform
+    drop = {*LONG_TERM_KEYS, *marks}
+    kept: list[str] = []
+    at: int | None = None
+    dropping = False
+    for index in range(section.start + 1, section.end):
+        line = lines[index]
+        option = parser.OPTCRE.match(line.strip())
+        continuation = line[:1] in (" ", "\t") and line.strip()
+        if option and not continuation:
+            dropping = parser.optionxform(option.group("option").rstrip()) in drop
+            if dropping and at is None:
+                at = len(kept)
+        elif not continuation:
+            dropping = False
+        if not dropping:
+            kept.append(line)
+    body = _body(marks, _line_ending(lines))
+    at = len(kept) if at is None else at
+    return [*lines[: section.start + 1], *kept[:at], *body, *kept[at:], *lines[section.end :]]
+
+
+def _check_moved(
+    before: configparser.RawConfigParser,
+    new_lines: list[str],
+    name: str,
+    marks: dict[str, str],
+    shown: str,
+) -> None:
+    """Refuse the edit unless botocore reads every other section as before and [name] as
+    before, less the keys, plus the marks."""
+    failed = CredentialsFileError(
+        f"could not take the keys out of [{name}] in {shown} without changing how botocore "
+        "reads the rest of it; fix the file and try again (the keys stay where they are)"
+    )
+    try:
+        after = _parse(new_lines, shown)
+    except CredentialsFileError:
+        raise failed from None
+    others = [s for s in before.sections() if s != name]
+    wanted = {
+        **{
+            k: v
+            for k, v in (before.items(name) if before.has_section(name) else [])
+            if k not in {*LONG_TERM_KEYS, *marks}
+        },
+        **marks,
+    }
+    same = before.defaults() == after.defaults() and all(
+        before.items(other) == after.items(other) for other in others
+    )
+    if not (same and after.has_section(name) and dict(after.items(name)) == wanted):
+        raise failed

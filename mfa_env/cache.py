@@ -52,13 +52,16 @@ class SessionKey(NamedTuple):
     serial: str
     role: str = ""
 
+    def name(self) -> str:
+        return entry_name("session", [self.source, self.serial, self.role])
+
     def path(self) -> str:
-        return _entry_path("session", [self.source, self.serial, self.role])
+        return os.path.join(paths.cache_dir(), self.name() + ".json")
 
 
-def _entry_path(kind: str, parts: list[str]) -> str:
-    name = sha256(json.dumps(parts).encode()).hexdigest()[:32]
-    return os.path.join(paths.cache_dir(), f"{kind}-{name}.json")
+def entry_name(kind: str, parts: list[str]) -> str:
+    """An entry's name: a hash of its key, so names are fixed-length and give nothing away."""
+    return f"{kind}-{sha256(json.dumps(parts).encode()).hexdigest()[:32]}"
 
 
 def _trusted_owners() -> tuple[int, ...]:
@@ -99,7 +102,7 @@ def _read(path: str) -> dict[str, object] | None:
     """The entry's JSON object; None when there is none. Distrust for anything not ours."""
     if not _check_dir(os.path.dirname(path)):
         return None
-    shown = f"the cache entry {paths.home_path(path)}"
+    shown = _shown(path)
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(path, flags)
@@ -117,6 +120,14 @@ def _read(path: str) -> dict[str, object] | None:
         raise Distrust(f"cannot read {shown} ({exc.strerror})") from None
     finally:
         os.close(fd)
+    return parse(data, shown)
+
+
+# -- entries as documents: the file cache and the keyring cache read and write the same --------
+
+
+def parse(data: bytes, shown: str) -> dict[str, object] | None:
+    """An entry's JSON object; None for an older format. Distrust for anything else."""
     try:
         document = json.loads(data)
     except (ValueError, RecursionError):
@@ -126,10 +137,10 @@ def _read(path: str) -> dict[str, object] | None:
     return document
 
 
-def load_session(key: SessionKey, now: datetime) -> Credentials | None:
-    """The cached session for `key`, or None; Distrust for an entry that is not ours or sane."""
-    path = key.path()
-    document = _read(path)
+def session_from(
+    document: dict[str, object] | None, key: SessionKey, now: datetime, shown: str
+) -> Credentials | None:
+    """The session an entry holds for `key`, or None; Distrust for one that is not sane."""
     if document is None or document.get("key") != [key.source, key.serial, key.role]:
         return None
     raw = document.get("credentials")
@@ -139,40 +150,68 @@ def load_session(key: SessionKey, now: datetime) -> Credentials | None:
         creds = Credentials.from_json(raw)
         absurd = creds.expiration - now > HORIZON
     except (KeyError, TypeError, ValueError, OverflowError):
-        raise Distrust(f"the cache entry {paths.home_path(path)} is not a session") from None
+        raise Distrust(f"{shown} is not a session") from None
     if absurd:
-        raise Distrust(f"the cache entry {paths.home_path(path)} expires absurdly far ahead")
+        raise Distrust(f"{shown} expires absurdly far ahead")
     return creds
+
+
+def session_document(key: SessionKey, creds: Credentials) -> bytes:
+    document = {"format": FORMAT, "key": list(key), "credentials": creds.to_json()}
+    return json.dumps(document).encode()
+
+
+def serial_name(source: str) -> str:
+    return entry_name("serial", [source])
+
+
+def serial_from(document: dict[str, object] | None, source: str, shown: str) -> str | None:
+    if document is None or document.get("key") != [source]:
+        return None
+    serial = document.get("serial")
+    if not isinstance(serial, str) or not matches(SERIAL_RE, serial):
+        raise Distrust(f"{shown} holds no MFA serial")
+    return serial
+
+
+def serial_document(source: str, serial: str) -> bytes:
+    return json.dumps({"format": FORMAT, "key": [source], "serial": serial}).encode()
+
+
+# -- the file cache (the default): the engine's Store -------------------------------------------
+
+
+def _shown(path: str) -> str:
+    return f"the cache entry {paths.home_path(path)}"
+
+
+def load_session(key: SessionKey, now: datetime) -> Credentials | None:
+    """The cached session for `key`, or None; Distrust for an entry that is not ours or sane."""
+    path = key.path()
+    return session_from(_read(path), key, now, _shown(path))
 
 
 def store_session(key: SessionKey, creds: Credentials) -> None:
     """Raises OSError or Distrust when the cache cannot be written; the caller warns, goes on."""
-    document = {"format": FORMAT, "key": list(key), "credentials": creds.to_json()}
-    _write(key.path(), document)
+    _write(key.path(), session_document(key, creds))
 
 
 def serial_path(source: str) -> str:
-    return _entry_path("serial", [source])
+    return os.path.join(paths.cache_dir(), serial_name(source) + ".json")
 
 
 def load_serial(source: str) -> str | None:
     """The MFA serial remembered for these source keys, however USER was spelled."""
     path = serial_path(source)
-    document = _read(path)
-    if document is None or document.get("key") != [source]:
-        return None
-    serial = document.get("serial")
-    if not isinstance(serial, str) or not matches(SERIAL_RE, serial):
-        raise Distrust(f"the cache entry {paths.home_path(path)} holds no MFA serial")
-    return serial
+    return serial_from(_read(path), source, _shown(path))
 
 
 def store_serial(source: str, serial: str) -> None:
-    _write(serial_path(source), {"format": FORMAT, "key": [source], "serial": serial})
+    _write(serial_path(source), serial_document(source, serial))
 
 
-def _write(path: str, document: dict[str, object]) -> None:
+def _write(path: str, data: bytes) -> None:
     directory = os.path.dirname(path)
     if not _check_dir(directory):
         paths.private_dirs(directory)
-    paths.write_private(path, json.dumps(document).encode())
+    paths.write_private(path, data)

@@ -34,6 +34,7 @@ class Options(NamedTuple):
     fmt: str
     unset: bool
     write_profile: str | None
+    store_keys: str | None
     role_arn: str | None
     role_session_name: str | None
     mfa_command: str | None
@@ -61,16 +62,12 @@ def _output(options: Options) -> shells.Output:
     return shells.Output(options.fmt, shells.lookup(detected.name), tty)
 
 
-def _profiles(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
-    """Profile names from the AWS files, for Tab completion; a broken file completes nothing."""
-    return [name for name in config.profile_names() if name.startswith(incomplete)]
-
-
-def _writable(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
-    """For -w: only the sections it would write (its own); a new name cannot be guessed."""
+def _profiles(_ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Tab completion from the AWS files; for -w only the sections it would write (its own)."""
     from mfa_env import aws_files
 
-    return [n for n in aws_files.managed_profiles() if n.startswith(incomplete)]
+    names = aws_files.managed_profiles() if param.name == "write_profile" else config.names()
+    return [name for name in names if name.startswith(incomplete)]
 
 
 class _Command(click.Command):
@@ -112,7 +109,9 @@ PARAMS = [
             type=click.Choice(("shell", "json", "dotenv")), default="shell", show_default=True),
     _option("--unset", "Print statements that end the session in this shell.", is_flag=True),
     _option("-w --write-profile", "Also store the session as [NAME] in the credentials file.",
-            metavar="NAME", shell_complete=_writable),
+            metavar="NAME", shell_complete=_profiles),
+    _option("--store-keys", "Move PROFILE's long-term keys into the OS keyring (mfa-env[keyring]).",
+            metavar="PROFILE", shell_complete=_profiles),
     _option("--role-arn", "Assume this role with the MFA session.", metavar="ARN"),
     _option("--role-session-name", "Session name for the assumed role.", metavar="NAME"),
     _option("--mfa-command", "Command that prints the MFA code.", metavar="CMD"),
@@ -154,6 +153,11 @@ def run(options: Options) -> None:
     try:
         if options.status:  # a report on stderr: no statements, so no shell to detect
             return status(now, options.brief)
+        if options.store_keys:  # no statements either
+            from mfa_env import keys, prompt
+
+            output = None
+            return say(keys.store_keys(options.store_keys, prompt.ask_keys))
         output = _output(options)
         if options.unset:
             return unset(output)
@@ -197,7 +201,8 @@ def _obtain(
 
         return prompt.get_code(code, command, serial)
 
-    return session.Engine(settings, policy, now, code=ask).obtain()
+    store = session.store_for(os.environ.get("MFA_ENV_CACHE"))
+    return session.Engine(settings, policy, now, code=ask, store=store).obtain()
 
 
 def _write_profile(name: "str | None", creds: Credentials, settings: config.Settings) -> str:
@@ -242,10 +247,12 @@ def unset(output: shells.Output) -> None:
     emit(output, text, "statements that end the session in this shell", output.usage("--unset"))
 
 
-def status(now: datetime, short: bool) -> None:
-    ok, report = describe_status(os.environ, now, short)
-    if report:  # short, for a prompt: no prefix, and nothing at all without a session
-        click.echo(printable(report), err=True) if short else say(report)
+def status(now: datetime, brief: bool) -> None:
+    ok, report = describe_status(os.environ, now, brief)
+    if not brief:
+        say(report)
+    elif report:  # for a prompt: no prefix, and nothing at all without a session
+        click.echo(printable(report), err=True)
     sys.exit(0 if ok else 1)
 
 
@@ -260,8 +267,7 @@ def execute(
     say(f"{summary}; running {argv[0]}")
     sys.stdout.flush()
     sys.stderr.flush()
-    # Python ignores SIGPIPE and SIGXFSZ and handles SIGINT; exec keeps ignored signals ignored,
-    # and a shell started so would print "Broken pipe" forever under `yes | head -1`.
+    # Python ignores SIGPIPE and SIGXFSZ; exec passes that on (`yes | head -1` would never end).
     for number in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}:
         with contextlib.suppress(OSError, ValueError):
             if signal.getsignal(number) not in (signal.SIG_DFL, None):
@@ -288,10 +294,6 @@ def main(argv: "list[str] | None" = None) -> None:
         sys.exit(exc.exit_code)
     except click.Abort:
         fail("cancelled", 1, None)
-    except (click.ClickException, MfaEnvError) as exc:  # before run() knows the shell
-        message = (
-            f"{exc.format_message()} (see mfa-env --help)"
-            if isinstance(exc, click.ClickException)
-            else str(exc)
-        )
+    except click.ClickException as exc:  # a usage error: before run() knows the shell
+        message = f"{exc.format_message()} (see mfa-env --help)"
         fail(message, exc.exit_code, None if sys.stdout.isatty() else shells.POSIX_OUTPUT)

@@ -108,7 +108,7 @@ class AwsFiles(NamedTuple):
         return sorted(set(self.credentials) | set(self.config))
 
 
-def profile_names() -> list[str]:
+def names() -> list[str]:
     """Every profile, for Tab completion: none when the files cannot be read."""
     try:
         return AwsFiles.load().names()
@@ -125,6 +125,8 @@ class Source(NamedTuple):
     profile: str | None
     access_key_id: str | None = None
     secret_access_key: str | None = None
+    in_keyring: bool = False  # moved there with --store-keys: the file has a marker instead
+    cache_id: str | None = None  # the cache's name for the keys, when the file records it
 
     def __repr__(self) -> str:  # never the secret, should a Source reach a traceback
         return f"Source(profile={self.profile!r}, access_key_id={self.access_key_id!r})"
@@ -342,7 +344,11 @@ def resolve_source(files: AwsFiles, profile: str | None) -> tuple[Source, Role |
     chain = _role_chain(files, profile)
     role = _role_from_chain(files, chain)
     source_name = chain[-1]
-    source = Source(profile=source_name, access_key_id=files.key_id(source_name))
+    marks = files.credentials.get(source_name, {})
+    if marks.get("mfa_env_keys") == "keyring":  # aws_files.KEYRING_MARKER, without its import
+        source = Source(source_name, in_keyring=True, cache_id=marks.get("mfa_env_keys_id"))
+    else:
+        source = Source(profile=source_name, access_key_id=files.key_id(source_name))
     return source, role, [profile, source_name]
 
 

@@ -192,6 +192,44 @@ def _read_line(fd: int, encoding: str) -> str | None:
         data += chunk
 
 
+def ask_keys(profile: str) -> tuple[str, str]:
+    """--store-keys for a profile the file holds no keys for: both on the terminal, the access
+    key ID echoed, the secret not."""
+    import termios
+
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        raise MfaEnvError(
+            f"profile {profile!r} has no keys in the credentials file and there is no terminal "
+            "to ask for them on"
+        ) from None
+    encoding = os.device_encoding(fd) or "utf-8"
+    try:
+        _show(fd, f"AWS access key ID for [{printable(profile)}]: ", encoding)
+        key_id = _read_line(fd, encoding)
+        _show(fd, "AWS secret access key (not shown): ", encoding)
+        saved = termios.tcgetattr(fd)
+        quiet = list(saved)
+        quiet[3] &= ~termios.ECHO  # lflags
+        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        try:
+            secret = _read_line(fd, encoding)
+        finally:
+            termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+            _show(fd, "\n", encoding)
+    except KeyboardInterrupt:
+        _show(fd, "\n", encoding)
+        raise MfaEnvError("cancelled at the keys prompt") from None
+    except (OSError, termios.error):
+        raise MfaEnvError("the terminal went away at the keys prompt") from None
+    finally:
+        os.close(fd)
+    if not key_id or not secret:
+        raise MfaEnvError("no keys entered; nothing was stored")
+    return key_id.strip(), secret.strip()
+
+
 def get_code(code: str | None, command: str | None, label: str) -> str:
     if code is not None:
         return code

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from mfa_env import cache
 from mfa_env.config import ROLE_CHAIN_MAX, Settings, Source
 from mfa_env.credentials import Credentials
-from mfa_env.errors import AwsError
+from mfa_env.errors import AwsError, UsageError
 
 if TYPE_CHECKING:  # the protocols cost the cached path a class build each: types only
     from typing import Protocol
@@ -78,6 +78,17 @@ def window(policy: Policy, creds: Credentials) -> float:
         return PROCESS_MIN_TTL
     length = creds.length()
     return DEFAULT_MIN_TTL if length is None else min(DEFAULT_MIN_TTL, length / 4)
+
+
+def store_for(choice: "str | None") -> "Store | None":
+    """MFA_ENV_CACHE: `file` (the default, None here) or `keyring`."""
+    if choice in (None, "", "file"):
+        return None
+    if choice == "keyring":
+        from mfa_env import keys
+
+        return keys.KeyringStore()
+    raise UsageError(f"MFA_ENV_CACHE must be file or keyring, not {choice!r}")
 
 
 class Botocore:
@@ -142,8 +153,10 @@ class Engine:
     def _source_id(self) -> str:
         """The cache's name for the source keys, known without botocore when the keys are in
         the environment or the AWS files; else botocore produces them (credential_process)."""
-        key_id = self.settings.source.access_key_id or self._aws_session().access_key_id
-        return cache.source_id(key_id)
+        source = self.settings.source
+        if source.cache_id:  # keys in the keyring: the file names them, no keyring needed
+            return source.cache_id
+        return cache.source_id(source.access_key_id or self._aws_session().access_key_id)
 
     def _debug(self, message: str) -> None:
         if self.policy.debug:

@@ -127,7 +127,12 @@ def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE)
     import botocore.session
 
     with _settings(f"cannot load the keys of {source.describe}"):
-        if source.profile is None:
+        if source.in_keyring:
+            from mfa_env import keys
+
+            session = botocore.session.Session(profile=source.profile)
+            session.set_credentials(*keys.load_keys(source.profile or "default"))
+        elif source.profile is None:
             session = botocore.session.Session()
             session.set_credentials(source.access_key_id, source.secret_access_key)
         else:

@@ -4,9 +4,11 @@ Fixtures live in conftest.py; everything a test imports lives here."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -251,3 +253,47 @@ def snapshot(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not p.is_symlink()
     }
+
+
+@contextmanager
+def secret_service(home: Path, unlock: bool = True) -> Iterator[dict[str, str]]:
+    """A real Secret Service (GNOME Keyring) on a private D-Bus session bus, its keyrings under
+    HOME; yields the environment that reaches it. unlock=False: a keyring nobody unlocked."""
+    runtime = home / ".runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_RUNTIME_DIR": str(runtime),
+    }
+    bus = subprocess.run(
+        [require("dbus-daemon"), "--session", "--fork", "--print-address=1", "--print-pid=1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=True,
+    )
+    address, pid = bus.stdout.split()[:2]
+    env["DBUS_SESSION_BUS_ADDRESS"] = address
+    try:
+        flags = ["--unlock"] if unlock else ["--start"]
+        subprocess.run(
+            [require("gnome-keyring-daemon"), *flags, "--components=secrets"],
+            input="test-password" if unlock else "",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+            check=True,
+        )
+        yield env
+    finally:
+        # The keyring daemon is ours when its environment names our bus.
+        for proc in Path("/proc").glob("[0-9]*"):
+            with contextlib.suppress(OSError):
+                if address.encode() in (proc / "environ").read_bytes():
+                    os.kill(int(proc.name), signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGTERM)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -385,3 +386,23 @@ def test_status_brief_counts_hours_and_minutes():
         "AWS_CREDENTIAL_EXPIRATION": later.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     assert run("--status", "--brief", env=env).stderr == "aws 3h07m\n"
+
+
+def test_without_the_keyring_extra_every_keyring_path_says_what_to_install(isolate, monkeypatch):
+    monkeypatch.setitem(sys.modules, "keyring", None)  # an import of it fails
+    write(isolate, KEYS)
+    for args, env in (
+        (["--store-keys", "default"], {}),
+        (["--shell", "bash", "--serial", SERIAL, "123456"], {"MFA_ENV_CACHE": "keyring"}),
+    ):
+        done = run(*args, env=env)
+        assert done.exit_code == 1, done.stderr
+        assert "pip install 'mfa-env[keyring]'" in done.stderr
+        assert len(done.stderr.splitlines()) == 1
+
+
+def test_mfa_env_cache_takes_file_or_keyring(isolate):
+    write(isolate, KEYS)
+    done = run("--shell", "bash", "123456", env={"MFA_ENV_CACHE": "disk"})
+    assert done.exit_code == 2
+    assert "MFA_ENV_CACHE must be file or keyring" in done.stderr

@@ -1,0 +1,141 @@
+"""Long-term keys and sessions in a real Secret Service (GNOME Keyring on a private D-Bus)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mfa_env import cache
+from tests.helpers import IamUser, no_tty, secret_service, snapshot
+from tests.signing import signing_log
+
+COMMENTED = "# my team's profiles\n[other]\nregion = eu-west-1\n; the end\n"
+
+
+@pytest.fixture
+def keyring_env(user: IamUser, isolate: Path) -> Iterator[dict[str, str]]:
+    """[default] holds the user's keys beside another section; a Secret Service runs."""
+    creds = isolate / ".aws" / "credentials"
+    creds.write_text(COMMENTED + creds.read_text() + "# after\n")
+    with secret_service(isolate) as env:
+        yield env
+
+
+def files_holding(home: Path, secret: str) -> list[str]:
+    """Every file under HOME whose bytes hold `secret`, but the keyring's own encrypted store."""
+    return [
+        name
+        for name, data in snapshot(home).items()
+        if secret.encode() in data and not name.startswith(".local/share/keyrings/")
+    ]
+
+
+def test_store_keys_moves_them_and_the_session_still_works(
+    user: IamUser, isolate: Path, keyring_env: dict[str, str], moto_url: str
+):
+    creds = isolate / ".aws" / "credentials"
+    before = creds.read_text()
+    done = no_tty("--store-keys", "default", env=keyring_env)
+    assert done.returncode == 0, done.stderr
+    assert "moved the keys of profile 'default' into the keyring" in done.stderr
+    assert files_holding(isolate, user.secret_access_key) == []
+    after = creds.read_text()
+    # Byte for byte outside [default]; inside, the two key lines gave way to the marker.
+    marker = f"mfa_env_keys = keyring\nmfa_env_keys_id = {cache.source_id(user.access_key_id)}\n"
+    assert before == f"{COMMENTED}[default]\naws_access_key_id = {user.access_key_id}\n" + (
+        f"aws_secret_access_key = {user.secret_access_key}\n# after\n"
+    )
+    assert after == f"{COMMENTED}[default]\n{marker}# after\n"
+
+    # Again: nothing to do, nothing changed.
+    again = no_tty("--store-keys", "default", env=keyring_env)
+    assert again.returncode == 0, again.stderr
+    assert "in the keyring already" in again.stderr
+    assert creds.read_text() == after
+
+    # A session from the keys in the keyring, signed with them.
+    with signing_log(moto_url) as (proxy, log):
+        session = no_tty(
+            "--shell", "bash", user.name, "123456",
+            env={**keyring_env, "AWS_ENDPOINT_URL": proxy},
+        )  # fmt: skip
+        seen = list(log)
+    assert session.returncode == 0, session.stderr
+    assert "export AWS_SESSION_TOKEN=" in session.stdout
+    assert {s.access_key_id for s in seen if s.action == "GetSessionToken"} == {user.access_key_id}
+
+
+def test_sessions_in_the_keyring_never_touch_the_disk(
+    user: IamUser, isolate: Path, keyring_env: dict[str, str], dead_url: str
+):
+    env = {**keyring_env, "MFA_ENV_CACHE": "keyring"}
+    first = no_tty("--refresh", "--format", "json", user.name, "123456", env=env)
+    assert first.returncode == 0, first.stderr
+    secret = json.loads(first.stdout)["SecretAccessKey"]
+    assert files_holding(isolate, secret) == []
+    assert not (isolate / ".cache" / "mfa-env").exists()
+    again = no_tty("--format", "json", user.name, env={**env, "AWS_ENDPOINT_URL": dead_url})
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    assert "reused the cached session" in again.stderr
+
+
+@pytest.mark.parametrize("keyring_state", ["locked", "absent", "no-backend"])
+def test_no_usable_keyring_is_one_line_and_the_file_untouched(
+    user: IamUser, isolate: Path, keyring_state: str
+):
+    before = (isolate / ".aws" / "credentials").read_bytes()
+    if keyring_state == "locked":
+        with secret_service(isolate, unlock=False) as env:
+            done = no_tty("--store-keys", "default", env=env)
+    else:
+        env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+        if keyring_state == "no-backend":
+            env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+        done = no_tty("--store-keys", "default", env=env)
+    assert done.returncode == 1
+    assert done.stdout == ""  # nothing for a shell: --store-keys is not evaluated
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert ("locked" if keyring_state == "locked" else "no usable OS keyring") in lines[0]
+    assert "Traceback" not in done.stderr
+    assert (isolate / ".aws" / "credentials").read_bytes() == before
+
+
+def test_a_profile_holding_a_session_is_refused(isolate: Path, keyring_env: dict[str, str]):
+    creds = isolate / ".aws" / "credentials"
+    creds.write_text(creds.read_text() + "[temp]\naws_access_key_id = ASIA1\n"
+                     "aws_secret_access_key = s\naws_session_token = t\n")  # fmt: skip
+    before = creds.read_bytes()
+    done = no_tty("--store-keys", "temp", env=keyring_env)
+    assert done.returncode == 1
+    assert "holds a session token" in done.stderr
+    assert creds.read_bytes() == before
+
+
+def test_keys_not_in_the_file_are_asked_for_on_the_terminal(
+    isolate: Path, keyring_env: dict[str, str]
+):
+    import sys
+
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable, ["-m", "mfa_env", "--store-keys", "fresh"], env=keyring_env, timeout=30
+    )
+    child.expect_exact("AWS access key ID for [fresh]: ")
+    child.sendline("AKIAFRESHKEY00000000")
+    child.expect_exact("AWS secret access key (not shown): ")
+    child.sendline("fresh/secret+NOT+ECHOED")
+    child.expect(pexpect.EOF)
+    child.close()
+    screen = child.before.decode()
+    assert child.exitstatus == 0, screen
+    assert "NOT+ECHOED" not in screen  # the terminal did not echo the secret
+    assert "moved the keys of profile 'fresh'" in screen
+    assert "[fresh]\nmfa_env_keys = keyring\n" in (isolate / ".aws" / "credentials").read_text()
+    assert files_holding(isolate, "NOT+ECHOED") == []
