@@ -14,10 +14,10 @@ import floor (`python -c 'import click, shellingham'`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,22 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / ".bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(port: int) -> None:
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("moto server did not start")
+sys.path.insert(0, str(ROOT))
+from tests.helpers import moto_server, secret_service  # noqa: E402  (the tests' servers)
 
 
 def _venv(path: Path, *packages: str, refresh: str | None = None) -> Path:
@@ -51,7 +37,7 @@ def _venv(path: Path, *packages: str, refresh: str | None = None) -> Path:
     pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-        subprocess.run([*pip, *packages], check=True)
+    subprocess.run([*pip, *packages], check=True)  # a no-op once they are there
     if refresh:
         subprocess.run([*pip, "--no-deps", "--force-reinstall", refresh], check=True)
     return path / "bin"
@@ -132,29 +118,35 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    bin_dir = _venv(BENCH / "venv", str(ROOT), refresh=str(ROOT))
+    bin_dir = _venv(BENCH / "venv", f"{ROOT}[keyring]", refresh=str(ROOT))
     peers_dir = _venv(BENCH / "peers", "awsume", "aws-mfa") if args.peers else None
     home = Path(tempfile.mkdtemp(prefix="mfa-env-bench-"))
-    port = _free_port()
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait(port)
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, home, ignore_errors=True)
+        url = stack.enter_context(moto_server(home / "moto.log"))
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "MFA_ENV_", "XDG_", "DIRENV_"))
+            if not k.startswith(("AWS_", "MFA_ENV_", "XDG_", "DIRENV_", "DBUS_"))
         }
-        env.update(HOME=str(home), AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}")
+        env.update(HOME=str(home), AWS_ENDPOINT_URL=url)
         serial = _setup(home, env)
         mfa_env = str(bin_dir / "mfa-env")
         python = str(bin_dir / "python")
-        subprocess.run(
-            [mfa_env, "bench", "123456", "-s", "bash"], env=env, check=True, capture_output=True
-        )
+        # The sessions in a real Secret Service too, for the keyring cache's case.
+        service = stack.enter_context(secret_service(home))
+        keyring_env = {
+            **env,
+            "DBUS_SESSION_BUS_ADDRESS": service["DBUS_SESSION_BUS_ADDRESS"],
+            "MFA_ENV_CACHE": "keyring",
+        }
+        for primed in (env, keyring_env):
+            subprocess.run(
+                [mfa_env, "bench", "123456", "-s", "bash"],
+                env=primed,
+                check=True,
+                capture_output=True,
+            )
         bare = (
             "import boto3; boto3.client('sts', region_name='us-east-1').get_session_token("
             f"SerialNumber='{serial}', TokenCode='123456', DurationSeconds=43200)"
@@ -186,6 +178,12 @@ def main() -> None:
                 b"",
             ),
             ("mfa-env USER, cache hit, shell detected", [mfa_env, "bench"], env, b""),
+            (
+                "mfa-env USER, keyring cache hit (MFA_ENV_CACHE=keyring), --shell bash",
+                [mfa_env, "bench", "--shell", "bash"],
+                keyring_env,
+                b"",
+            ),
             ("mfa-env --status", [mfa_env, "--status"], status_env, b""),
             (
                 "mfa-env --status --brief (a prompt segment)",
@@ -243,10 +241,6 @@ def main() -> None:
                 floor = statistics.median(samples)
         if args.write_readme:
             _write_readme("\n".join(lines) + "\n")
-    finally:
-        moto.terminate()
-        moto.wait(timeout=10)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
