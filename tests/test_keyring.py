@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,11 @@ from mfa_env import cache
 from tests.helpers import IamUser, no_tty, secret_service, snapshot
 from tests.signing import signing_log
 
+WHOAMI = (
+    f"\n{sys.executable} -c 'import boto3; "
+    'boto3.client("sts", region_name="us-east-1").get_caller_identity(); '
+    "print(boto3.Session().get_credentials().access_key)'"
+)
 COMMENTED = "# my team's profiles\n[other]\nregion = eu-west-1\n; the end\n"
 
 
@@ -64,9 +71,20 @@ def test_store_keys_moves_them_and_the_session_still_works(
             env={**keyring_env, "AWS_ENDPOINT_URL": proxy},
         )  # fmt: skip
         seen = list(log)
+        # And the session is one GetCallerIdentity accepts, signed with the session's key.
+        whoami = subprocess.run(
+            ["bash", "--norc", "-c", session.stdout + WHOAMI],
+            capture_output=True,
+            text=True,
+            env={**keyring_env, "AWS_ENDPOINT_URL": proxy},
+            timeout=60,
+        )
+        called = [s for s in log if s.action == "GetCallerIdentity"]
     assert session.returncode == 0, session.stderr
-    assert "export AWS_SESSION_TOKEN=" in session.stdout
     assert {s.access_key_id for s in seen if s.action == "GetSessionToken"} == {user.access_key_id}
+    assert whoami.returncode == 0, whoami.stderr
+    assert [s.access_key_id for s in called] == [whoami.stdout.strip()]
+    assert whoami.stdout.strip() != user.access_key_id
 
 
 def test_sessions_in_the_keyring_never_touch_the_disk(
@@ -120,8 +138,6 @@ def test_a_profile_holding_a_session_is_refused(isolate: Path, keyring_env: dict
 def test_keys_not_in_the_file_are_asked_for_on_the_terminal(
     isolate: Path, keyring_env: dict[str, str]
 ):
-    import sys
-
     import pexpect
 
     child = pexpect.spawn(
