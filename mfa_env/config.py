@@ -10,12 +10,13 @@ cached fast path never has to import botocore. Environment variables are read at
 import configparser
 import os
 import re
-from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import NamedTuple, TypeVar
 
 from mfa_env.errors import ConfigError, UsageError
 from mfa_env.paths import config_file, credentials_file, home_path
 
+T = TypeVar("T")
 DEFAULT_DURATION = 43200
 MIN_DURATION = 900
 MAX_DURATION = 129600
@@ -67,6 +68,126 @@ def _read_ini(path: str) -> dict[str, dict[str, str]]:
     return {name: dict(parser.items(name)) for name in parser.sections()}
 
 
+# Where configparser could read an AWS file differently from one section taken alone, each
+# anchored on a newline, which the regular-expression engine finds far faster than a ^: an
+# indented line starting with [ (a header, or part of a value, depending on what precedes it),
+# a header with more than blanks after its ], a [ with no ], and a config-file header that
+# spells `profile NAME` with other blanks than one space.
+_AMBIGUOUS = r"\n[ \t]+\[|\n\[[^\]\n]*\][ \t]*[^ \t\n]|\n\[[^\]\n]*\n"
+_SPELLINGS = r"\n\[[ \t]*profile(?:[ \t]{2}|\t|[^\]\n]*[ \t]\])"
+_HEADER = r"\n(\[[^\]\n]*\])"
+
+
+class _Sections(Mapping[str, Mapping[str, str]]):
+    """An AWS file's sections, by profile name, each parsed when first asked for.
+
+    A cached run needs one or two sections, and configparser takes most of a second over a file
+    of 10,000 profiles. So the file is checked with a few regular expressions, which run in C,
+    and a section is parsed alone, which reads it exactly as the whole file would. Where that
+    could differ (see _AMBIGUOUS, a [DEFAULT] section, whose keys go into every section, a
+    section given twice, which configparser refuses, a line before the first header) the whole
+    file is parsed at once, as botocore does, with botocore's errors. A broken line in another
+    section does not stop a cache hit: botocore, which reads the whole file, refuses it when a
+    new session is needed."""
+
+    def __init__(self, path: str, config: bool) -> None:
+        self._path = path
+        self._config = config
+        self._text = ""
+        self._lines: set[str] = set()  # the header lines, `[name]`
+        self._done: dict[str, dict[str, str] | None] = {}
+        self._all: dict[str, dict[str, str]] | None = None
+        try:
+            with open(path, encoding="utf-8") as f:
+                self._text = "\n" + f.read() + "\n"  # every line starts after a newline
+            self._index()
+        except (OSError, ValueError):  # unreadable, not UTF-8, ambiguous: all at once
+            self._all = _profiles(_read_ini(path), config)
+
+    def _index(self) -> None:
+        text = self._text
+        if (
+            text.startswith("\n\ufeff")
+            or "\n[DEFAULT]" in text
+            or re.search(_AMBIGUOUS, text)
+            or (self._config and re.search(_SPELLINGS, text))
+        ):
+            raise ValueError("ambiguous")
+        lines = re.findall(_HEADER, text)
+        self._lines = set(lines)
+        if len(self._lines) != len(lines):
+            raise ValueError("a section twice")
+        first = text.find("\n[")
+        before = text if first < 0 else text[:first]
+        if any(line.strip() and line.lstrip()[0] not in "#;" for line in before.splitlines()):
+            raise ValueError("a line before the first header")
+
+    def _header(self, name: str) -> str | None:
+        if not self._config:
+            line = f"[{name}]"
+            return line if line in self._lines else None
+        for line in (f"[profile {name}]", "[default]" if name == "default" else ""):
+            if line in self._lines:
+                return line
+        return None
+
+    def _section(self, name: str) -> dict[str, str] | None:
+        if self._all is not None:
+            return self._all.get(name)
+        if name not in self._done:
+            self._done[name] = self._parse(name)
+        return self._done[name]
+
+    def _parse(self, name: str) -> dict[str, str] | None:
+        header = self._header(name)
+        if header is None:
+            return None
+        start = self._text.index(f"\n{header}") + 1
+        end = self._text.find("\n[", start)
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read_string(self._text[start : end if end >= 0 else None])
+        except configparser.Error:
+            self._all = _profiles(_read_ini(self._path), self._config)  # botocore's error
+            return self._all.get(name)
+        return dict(parser.items(parser.sections()[0]))
+
+    def __getitem__(self, name: str) -> Mapping[str, str]:
+        section = self._section(name)
+        if section is None:
+            raise KeyError(name)
+        return section
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._section(name) is not None
+
+    def _names(self) -> list[str]:
+        if self._all is not None:
+            return list(self._all)
+        return list(_profiles({line[1:-1]: line for line in self._lines}, self._config))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+def _profiles(sections: Mapping[str, T], config: bool) -> dict[str, T]:
+    """A file's sections by profile name: the config file's `[profile NAME]` is NAME, and of its
+    bare names only `default` counts (botocore); `[profile default]` wins over `[default]`."""
+    if not config:
+        return dict(sections)
+    profiles: dict[str, T] = {}
+    for section, value in sections.items():
+        # botocore's "profile\s+(.+)": whitespace after the word, then the name, stripped.
+        if section.startswith("profile") and section[7:8].isspace() and section[7:].strip():
+            profiles[section[7:].strip()] = value
+        elif section == "default":
+            profiles.setdefault("default", value)
+    return profiles
+
+
 class AwsFiles(NamedTuple):
     """Profiles from the credentials file and the config file (config's `[profile x]` -> x)."""
 
@@ -75,15 +196,7 @@ class AwsFiles(NamedTuple):
 
     @classmethod
     def load(cls) -> "AwsFiles":
-        profiles: dict[str, dict[str, str]] = {}
-        for section, values in _read_ini(config_file()).items():
-            # botocore: "[profile NAME]" names a profile; of the bare names only "default" counts.
-            match = re.fullmatch(r"profile\s+(.+)", section)
-            if match:
-                profiles[match.group(1).strip()] = values
-            elif section == "default":
-                profiles.setdefault("default", values)
-        return cls(credentials=_read_ini(credentials_file()), config=profiles)
+        return cls(_Sections(credentials_file(), False), _Sections(config_file(), True))
 
     def exists(self, profile: str) -> bool:
         return profile in self.credentials or profile in self.config

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mfa_env import cache, cli, config, paths
@@ -406,3 +406,41 @@ def test_mfa_env_cache_takes_file_or_keyring(isolate):
     done = run("--shell", "bash", "123456", env={"MFA_ENV_CACHE": "disk"})
     assert done.exit_code == 2
     assert "MFA_ENV_CACHE must be file or keyring" in done.stderr
+
+
+# -- the AWS files, read a section at a time, read as botocore reads them whole ---------------
+
+NAMES = ["default", "a", "b", "profile a", "DEFAULT"]
+LINES = st.sampled_from(
+    [
+        *[f"[{n}]" for n in NAMES],
+        "[profile a]", "[profile  a]", "[ profile a ]", "[profile\ta]", "[profile default]",
+        "[a]]", "[a] junk", "[b", "  [a]", "[a]   ",
+        "region = eu-west-1", "aws_access_key_id = AKIA1", "Region=us-east-1", "x: y",
+        "  continued", "\tcontinued = too", "# comment", "; comment", "", "   ", "garbage",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(LINES, max_size=14), st.booleans())
+@example(["[b]", "  [a]", "x = 1"], False)  # an indented header, not a value: section a
+@example(["[DEFAULT]", "region = x", "[a]"], False)  # DEFAULT's keys go into every section
+@example(["[profile  a]", "x = 1"], True)  # another spelling of [profile a]
+@example(["[a] junk", "x = 1"], False)  # a header with more on its line
+def test_sections_read_lazily_equal_the_whole_file(tmp_path_factory, lines, in_config):
+    path = tmp_path_factory.mktemp("ini") / "file"
+    path.write_text("\n".join(lines) + "\n")
+    try:
+        whole = config._profiles(config._read_ini(str(path)), in_config)
+    except ConfigError:
+        whole = None
+    try:
+        lazy = config._Sections(str(path), in_config)
+        read = {name: dict(lazy[name]) for name in NAMES if name in lazy}
+    except ConfigError:
+        assert whole is None  # refused by both
+        return
+    if whole is not None:
+        assert read == {name: whole[name] for name in NAMES if name in whole}
+        assert sorted(lazy) == sorted(whole)
