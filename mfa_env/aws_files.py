@@ -28,6 +28,8 @@ import codecs
 import configparser
 import contextlib
 import fcntl
+import functools
+import gc
 import os
 import re
 import stat
@@ -149,7 +151,7 @@ def check_profile(
     placeholder = Credentials(
         "ASIACHECK", "check", "check", datetime.fromtimestamp(0, timezone.utc)
     )
-    _edited(_decoded(data, shown), name, _entries(placeholder, shown), shown)
+    _edited(_decoded(data, shown), name, _entries(placeholder, shown), shown, verify=False)
 
 
 def _check_name(name: str, source_profiles: Collection[str]) -> None:
@@ -300,30 +302,42 @@ def _decoded(data: bytes, shown: str) -> str:
         ) from None
 
 
-def _edited(text: str, name: str, entries: dict[str, str], shown: str) -> str:
-    """`text` with [name] holding `entries`; every other line as it was."""
+def _edited(text: str, name: str, entries: dict[str, str], shown: str, verify: bool = True) -> str:
+    """`text` with [name] holding `entries`; every other line as it was. Without `verify`, the
+    edit is not read back (check_profile: its placeholder session is never written)."""
     lines = _LINE.findall(text)
     before = _parse(lines, shown)
     # _parse refused repeated sections (botocore's parser is strict), so there is at most one.
-    section = next((s for s in _sections(lines) if s.name == name), None)
+    section = next((s for s in _sections_of(text) if s.name == name), None)
     if section is None:
         new_lines = _appended(lines, name, entries)
     else:
         _check_overwrite(section, before, shown)
         new_lines = _replaced(lines, section, entries)
-    _check_result(before, new_lines, name, entries, shown)
+    if verify:
+        _check_result(before, new_lines, name, entries, shown)
     return "".join(new_lines)
 
 
 def _parse(lines: list[str], shown: str) -> configparser.RawConfigParser:
     """The lines parsed as botocore parses the file, or a refusal that names the problem.
 
-    Messages carry line numbers, never line contents: any line may hold a secret.
+    Messages carry line numbers, never line contents: any line may hold a secret. The same text
+    is parsed once: check_profile's reading serves write_profile's.
     """
+    return _parse_text("".join(lines), shown)
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_text(text: str, shown: str) -> configparser.RawConfigParser:
+    lines = _LINE.findall(text)
     # The defaults, as in botocore's raw_config_parse: strict (no repeated section or key), no
     # inline comments, blank lines allowed inside values.
     parser = configparser.RawConfigParser()
     problem = ""
+    # The cyclic garbage collector would rescan the parser's many objects again and again while
+    # it grows (ten full passes over 10,000 profiles): off while parsing, then set aside.
+    gc.disable()
     try:
         # Text mode hands configparser every line ending in "\n", whatever the file used.
         parser.read_file((line.rstrip("\r\n") + "\n" for line in lines), source=shown)
@@ -338,7 +352,13 @@ def _parse(lines: list[str], shown: str) -> configparser.RawConfigParser:
         problem = f"has lines that are not `key = value`, [section] or comment (line {numbers})"
     except configparser.Error:
         problem = "cannot be parsed"
-    if not problem:
+    finally:
+        gc.enable()
+        gc.freeze()
+    # Only a value whose first line is empty (`key =`, then indented lines) is nested.
+    if not problem and re.search(
+        r"[=:][ \t]*(?:(?:\r\n|\r|\n)[ \t]*)*(?:\r\n|\r|\n)[ \t]+\S", text
+    ):
         problem = _nested_problem(parser)
     if problem:
         raise CredentialsFileError(
@@ -357,6 +377,12 @@ def _nested_problem(parser: configparser.RawConfigParser) -> str:
             ):
                 return f"has a nested value without `=` under {option} in [{section}]"
     return ""
+
+
+@functools.lru_cache(maxsize=2)
+def _sections_of(text: str) -> tuple[_Section, ...]:
+    """_sections of a file's text, found once for check_profile and write_profile alike."""
+    return tuple(_sections(_LINE.findall(text)))
 
 
 def _sections(lines: list[str]) -> list[_Section]:
