@@ -52,6 +52,51 @@ def _once(argv: list[str], env: dict[str, str], stdin: bytes) -> float:
     return elapsed * 1000
 
 
+def _peak_rss(argv: list[str], env: dict[str, str], stdin: bytes) -> float:
+    """One run's peak resident memory in MiB, from wait4's rusage for that process alone."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: stdin from the pipe, output to nowhere, then the command
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(read, 0)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.execve(argv[0], argv, env)
+    os.close(read)
+    os.write(write, stdin)
+    os.close(write)
+    _pid, _status, usage = os.wait4(pid, 0)
+    return usage.ru_maxrss / 1024
+
+
+def _concurrent(argv: list[str], env: dict[str, str], count: int) -> float:
+    """Milliseconds for `count` runs started at once, all of them done."""
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(count)
+    ]
+    if any(proc.wait() for proc in procs):
+        raise SystemExit(f"{argv} failed in a concurrent run")
+    return (time.perf_counter() - start) * 1000
+
+
+def _scaled(home: Path, profiles: int) -> Path:
+    """A copy of the bench HOME whose AWS files hold `profiles` more profiles, before its own."""
+    copy = home / f"scaled-{profiles}"
+    for part in (".aws", ".cache"):
+        shutil.copytree(home / part, copy / part, symlinks=True)
+    for name, header in (("credentials", "[p{i}]"), ("config", "[profile p{i}]")):
+        path = copy / ".aws" / name
+        extra = "".join(
+            f"{header.format(i=i)}\naws_access_key_id = AKIA{i:016d}\n"
+            f"aws_secret_access_key = secret{i}\nregion = eu-west-1\n\n"
+            for i in range(profiles)
+        )
+        path.write_text(extra + path.read_text())
+    return copy
+
+
 def _time_all(
     cases: list[tuple[str, list[str], dict[str, str], bytes]], runs: int
 ) -> list[list[float]]:
@@ -67,11 +112,11 @@ def _time_all(
     return samples
 
 
-def _row(name: str, samples: list[float], floor: float | None) -> str:
+def _row(name: str, samples: list[float], floor: float | None, rss: float) -> str:
     q = statistics.quantiles(samples, n=10)
     median = statistics.median(samples)
     ratio = f"{median / floor:.2f}x" if floor else "1.00x"
-    return f"| {name} | {median:.1f} ms | {q[0]:.1f}-{q[-1]:.1f} ms | {ratio} |"
+    return f"| {name} | {median:.1f} ms | {q[0]:.1f}-{q[-1]:.1f} ms | {ratio} | {rss:.1f} MiB |"
 
 
 def _setup(home: Path, env: dict[str, str]) -> str:
@@ -147,9 +192,13 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
-        bare = (
-            "import boto3; boto3.client('sts', region_name='us-east-1').get_session_token("
-            f"SerialNumber='{serial}', TokenCode='123456', DurationSeconds=43200)"
+        call = (
+            f"get_session_token(SerialNumber='{serial}', TokenCode='123456', DurationSeconds=43200)"
+        )
+        bare = f"import boto3; boto3.client('sts', region_name='us-east-1').{call}"
+        bare_core = (
+            "import botocore.session; botocore.session.get_session()"
+            f".create_client('sts', region_name='us-east-1').{call}"
         )
         status_env = {
             **env,
@@ -198,7 +247,34 @@ def main() -> None:
                 b"",
             ),
             ("bare boto3 GetSessionToken script", [python, "-c", bare], env, b""),
+            ("bare botocore GetSessionToken script", [python, "-c", bare_core], env, b""),
         ]
+        # The same paths with the user's AWS files grown by 1,000 and 10,000 profiles.
+        for profiles in (1000, 10000):
+            scaled = {**env, "HOME": str(_scaled(home, profiles))}
+            cases += [
+                (
+                    f"cache hit, {profiles:,} more profiles",
+                    [mfa_env, "bench", "--shell", "bash"],
+                    scaled,
+                    b"",
+                ),
+                (
+                    f"new session (--no-cache), {profiles:,} more profiles",
+                    [mfa_env, "bench", "123456", "--no-cache", "-s", "bash"],
+                    scaled,
+                    b"",
+                ),
+                (
+                    f"-w NAME, {profiles:,} more profiles",
+                    [mfa_env, "bench", "-s", "bash", "-w", "w"],
+                    scaled,
+                    b"",
+                ),
+            ]
+        cases.insert(
+            4, ("-w NAME, cache hit", [mfa_env, "bench", "-s", "bash", "-w", "w"], env, b"")
+        )
         if peers_dir is not None:
             # aws-mfa makes its STS client with no region: that fails once AWS_ENDPOINT_URL is set.
             peer_env = {**env, "AWS_DEFAULT_REGION": "us-east-1"}
@@ -229,16 +305,24 @@ def main() -> None:
             f"{platform.release()}, Python {platform.python_version()}; "
             f"{args.runs} rounds of every case, after 2 warm-up runs.",
             "",
-            "| case | median | p10-p90 | vs floor |",
-            "| --- | --- | --- | --- |",
+            "| case | median | p10-p90 | vs floor | peak RSS |",
+            "| --- | --- | --- | --- | --- |",
         ]
         print("\n".join(lines), flush=True)
         floor = None
-        for (name, *_), samples in zip(cases, _time_all(cases, args.runs), strict=True):
-            lines.append(_row(name, samples, floor))
+        for (name, *run), samples in zip(cases, _time_all(cases, args.runs), strict=True):
+            lines.append(_row(name, samples, floor, _peak_rss(*run)))
             print(lines[-1], flush=True)
             if floor is None:
                 floor = statistics.median(samples)
+        together = [_concurrent([mfa_env, "bench", "--shell", "bash"], env, 50) for _ in range(5)]
+        lines += [
+            "",
+            f"50 cache hits started at once: all done in {statistics.median(together):.0f} ms "
+            f"(median of 5), {statistics.median(together) / 50:.1f} ms a run on {os.cpu_count()} "
+            "cores.",
+        ]
+        print(lines[-1], flush=True)
         if args.write_readme:
             _write_readme("\n".join(lines) + "\n")
 
