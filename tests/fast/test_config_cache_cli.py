@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from mfa_env import cache, cli, config, paths
 from mfa_env.errors import ConfigError, UsageError
 from tests.fast.stubs import NOW, SERIAL, creds
+from tests.helpers import FORBIDDEN
 
 HOUR = timedelta(hours=1)
 
@@ -444,3 +445,13 @@ def test_sections_read_lazily_equal_the_whole_file(tmp_path_factory, lines, in_c
     if whole is not None:
         assert read == {name: whole[name] for name in NAMES if name in whole}
         assert sorted(lazy) == sorted(whole)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.text(st.sampled_from(sorted(FORBIDDEN - {"\x00"})) | st.characters(), min_size=1))
+def test_any_profile_name_reaches_stderr_escaped(name):
+    done = run("--shell", "bash", f"--profile={name}")
+    assert done.exit_code == 1
+    assert done.stderr.endswith("\n")
+    assert len(done.stderr.split("\n")) == 2  # one line
+    assert not FORBIDDEN.intersection(done.stderr[:-1])
