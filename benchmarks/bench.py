@@ -52,21 +52,26 @@ def _once(argv: list[str], env: dict[str, str], stdin: bytes) -> float:
     return elapsed * 1000
 
 
+# Forks the command from a bare interpreter and prints its peak RSS. Not from this script: a
+# child's peak counts the memory of the process it was forked (or vforked) from, up to its exec.
+_RSS_PROBE = (
+    "import os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(sys.argv[1], sys.argv[1:])\n"
+    "_pid, status, usage = os.wait4(pid, 0)\n"
+    "print(usage.ru_maxrss if os.waitstatus_to_exitcode(status) == 0 else -1)\n"
+)
+
+
 def _peak_rss(argv: list[str], env: dict[str, str], stdin: bytes) -> float:
-    """One run's peak resident memory in MiB, from wait4's rusage for that process alone."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: stdin from the pipe, output to nowhere, then the command
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(read, 0)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        os.execve(argv[0], argv, env)
-    os.close(read)
-    os.write(write, stdin)
-    os.close(write)
-    _pid, _status, usage = os.wait4(pid, 0)
-    return usage.ru_maxrss / 1024
+    """One run's peak resident memory in MiB."""
+    probe = [sys.executable, "-S", "-c", _RSS_PROBE, *argv]
+    done = subprocess.run(probe, env=env, input=stdin, capture_output=True, check=True)
+    kib = int(done.stdout.decode().split()[-1])
+    if kib < 0:
+        raise SystemExit(f"{argv} failed: {done.stderr.decode()[-500:]}")
+    return kib / 1024
 
 
 def _concurrent(argv: list[str], env: dict[str, str], count: int) -> float:
