@@ -129,13 +129,13 @@ def managed_profiles() -> list[str]:
 
     try:
         sections = AwsFiles.load().credentials
-    except MfaEnvError:
+        return sorted(
+            name
+            for name, keys in sections.items()
+            if keys.get(MARKER_KEY) == MARKER_VALUE or set(keys) & set(TOKEN_KEYS)
+        )
+    except MfaEnvError:  # sections are read lazily: a broken one shows up here
         return []
-    return sorted(
-        name
-        for name, keys in sections.items()
-        if keys.get(MARKER_KEY) == MARKER_VALUE or set(keys) & set(TOKEN_KEYS)
-    )
 
 
 def check_profile(
@@ -208,11 +208,17 @@ def _entries(creds: Credentials, shown: str, region: str | None = None) -> dict[
 
 def _real_file(target: Path, shown: str) -> Path:
     """The file to replace: a symlink's final target, so that the link itself stays a link."""
-    real = Path(os.path.realpath(target))
-    if real.is_symlink():
-        # realpath stops resolving when it meets a loop.
+    try:
+        real = Path(os.path.realpath(target))
+        loop = real.is_symlink()  # realpath stops resolving when it meets a loop
+        odd = real.exists() and not real.is_file()
+    except OSError as error:  # a directory on the way that cannot be searched
+        raise CredentialsFileError(
+            f"cannot look at {shown} ({error.strerror}); check the permissions on its directory"
+        ) from None
+    if loop:
         raise CredentialsFileError(f"{shown} is a symlink loop; point it at a file and try again")
-    if real.exists() and not real.is_file():
+    if odd:
         raise CredentialsFileError(
             f"{shown} is not a regular file; move it away or set AWS_SHARED_CREDENTIALS_FILE"
         )
@@ -337,6 +343,7 @@ def _parse_text(text: str, shown: str) -> configparser.RawConfigParser:
     problem = ""
     # The cyclic garbage collector would rescan the parser's many objects again and again while
     # it grows (ten full passes over 10,000 profiles): off while parsing, then set aside.
+    collecting = gc.isenabled()
     gc.disable()
     try:
         # Text mode hands configparser every line ending in "\n", whatever the file used.
@@ -353,12 +360,13 @@ def _parse_text(text: str, shown: str) -> configparser.RawConfigParser:
     except configparser.Error:
         problem = "cannot be parsed"
     finally:
-        gc.enable()
-        gc.freeze()
-    # Only a value whose first line is empty (`key =`, then indented lines) is nested.
-    if not problem and re.search(
-        r"[=:][ \t]*(?:(?:\r\n|\r|\n)[ \t]*)*(?:\r\n|\r|\n)[ \t]+\S", text
-    ):
+        if collecting:
+            # A short-lived command keeps the parse to its end: set it aside from collection.
+            gc.freeze()
+            gc.enable()
+    # Only a value whose first line is empty (a line that ends in = or :) can be nested: the
+    # full check runs wherever there is one, and the rest of the time costs one search.
+    if not problem and re.search(r"[=:][^\S\r\n]*$", text, re.M):
         problem = _nested_problem(parser)
     if problem:
         raise CredentialsFileError(
@@ -607,20 +615,26 @@ def _keys_replaced(lines: list[str], section: _Section, marks: dict[str, str]) -
     drop = {*LONG_TERM_KEYS, *marks}
     kept: list[str] = []
     at: int | None = None
+    margin = ""  # the first dropped key's indentation: the marks take its place as it stood
     dropping = False
+    value_indent: int | None = None  # the indentation of the key whose value may continue
     for index in range(section.start + 1, section.end):
         line = lines[index]
-        option = parser.OPTCRE.match(line.strip())
-        continuation = line[:1] in (" ", "\t") and line.strip()
-        if option and not continuation:
+        content = line.strip()
+        indent = len(line) - len(line.lstrip())
+        # As configparser reads it: a line indented deeper than its key continues the value.
+        continuation = bool(content) and value_indent is not None and indent > value_indent
+        option = None if continuation else parser.OPTCRE.match(content)
+        if option:
             dropping = parser.optionxform(option.group("option").rstrip()) in drop
+            value_indent = indent
             if dropping and at is None:
-                at = len(kept)
-        elif not continuation:
-            dropping = False
+                at, margin = len(kept), line[:indent]
+        elif not continuation and content and not content.startswith(_COMMENT_PREFIXES):
+            dropping, value_indent = False, None
         if not dropping:
             kept.append(line)
-    body = _body(marks, _line_ending(lines))
+    body = [margin + line for line in _body(marks, _line_ending(lines))]
     at = len(kept) if at is None else at
     return [*lines[: section.start + 1], *kept[:at], *body, *kept[at:], *lines[section.end :]]
 

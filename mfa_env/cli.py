@@ -3,7 +3,6 @@ module that prints or exits; how a session is had lives in mfa_env.session."""
 
 # No `from __future__ import annotations`: NamedTuple would compile each annotation string.
 
-import contextlib
 import os
 import sys
 from datetime import datetime, timezone
@@ -267,11 +266,12 @@ def execute(
     say(f"{summary}; running {argv[0]}")
     sys.stdout.flush()
     sys.stderr.flush()
-    # Python ignores SIGPIPE and SIGXFSZ; exec passes that on (`yes | head -1` would never end).
-    for number in signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}:
-        with contextlib.suppress(OSError, ValueError):
-            if signal.getsignal(number) not in (signal.SIG_DFL, None):
-                signal.signal(number, signal.SIG_DFL)
+    # What Python changed: it ignores SIGPIPE and SIGXFSZ (exec passes that on, and `yes | head
+    # -1` would never end) and handles SIGINT. What we inherited (nohup's SIGHUP) stays.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         os.execvpe(argv[0], list(argv), env)
     except OSError as exc:

@@ -70,11 +70,13 @@ def _read_ini(path: str) -> dict[str, dict[str, str]]:
 
 # Where configparser could read an AWS file differently from one section taken alone, each
 # anchored on a newline, which the regular-expression engine finds far faster than a ^: an
-# indented line starting with [ (a header, or part of a value, depending on what precedes it),
-# a header with more than blanks after its ], a [ with no ], and a config-file header that
-# spells `profile NAME` with other blanks than one space.
-_AMBIGUOUS = r"\n[ \t]+\[|\n\[[^\]\n]*\][ \t]*[^ \t\n]|\n\[[^\]\n]*\n"
-_SPELLINGS = r"\n\[[ \t]*profile(?:[ \t]{2}|\t|[^\]\n]*[ \t]\])"
+# indented line starting with [ (configparser counts any whitespace as indentation: a header, or
+# part of a value, depending on what precedes it), a header with more than blanks after its ],
+# and a [ with no ].
+_AMBIGUOUS = r"\n[^\S\n]+\[|\n\[[^\]\n]*\][^\S\n]*\S|\n\[[^\]\n]*\n"
+# A config-file header other than `[profile NAME]` with one space and a plain NAME: botocore
+# shlex-splits it (quotes, two names), so only the whole map tells what it names.
+_SPELLINGS = r"\n\[(?!profile [^\s\"'\\\]]+\]|default\])[^\S\n]*profile"
 _HEADER = r"\n(\[[^\]\n]*\])"
 
 
@@ -126,10 +128,14 @@ class _Sections(Mapping[str, Mapping[str, str]]):
         if not self._config:
             line = f"[{name}]"
             return line if line in self._lines else None
-        for line in (f"[profile {name}]", "[default]" if name == "default" else ""):
-            if line in self._lines:
-                return line
-        return None
+        if name == "default" and "[default]" in self._lines:
+            if "[profile default]" in self._lines:  # the later one wins: their order tells
+                text = self._text
+                later = text.rindex("\n[default]") > text.rindex("\n[profile default]")
+                return "[default]" if later else "[profile default]"
+            return "[default]"
+        line = f"[profile {name}]"
+        return line if line in self._lines else None
 
     def _section(self, name: str) -> dict[str, str] | None:
         if self._all is not None:
@@ -174,17 +180,24 @@ class _Sections(Mapping[str, Mapping[str, str]]):
 
 
 def _profiles(sections: Mapping[str, T], config: bool) -> dict[str, T]:
-    """A file's sections by profile name: the config file's `[profile NAME]` is NAME, and of its
-    bare names only `default` counts (botocore); `[profile default]` wins over `[default]`."""
+    """A file's sections by profile name, as botocore.configloader.build_profile_map reads the
+    config file: `[profile NAME]` is NAME (shlex-split into exactly two words), of the bare
+    names only `default` counts, and a later section wins over an earlier one of the same name."""
     if not config:
         return dict(sections)
+    import shlex
+
     profiles: dict[str, T] = {}
     for section, value in sections.items():
-        # botocore's "profile\s+(.+)": whitespace after the word, then the name, stripped.
-        if section.startswith("profile") and section[7:8].isspace() and section[7:].strip():
-            profiles[section[7:].strip()] = value
+        if section.startswith("profile"):
+            try:
+                words = shlex.split(section)
+            except ValueError:
+                continue
+            if len(words) == 2:
+                profiles[words[1]] = value
         elif section == "default":
-            profiles.setdefault("default", value)
+            profiles["default"] = value
     return profiles
 
 
@@ -202,8 +215,9 @@ class AwsFiles(NamedTuple):
         return profile in self.credentials or profile in self.config
 
     def get(self, profile: str, key: str) -> str | None:
-        """A setting of a profile: config file first, as botocore merges them for these keys."""
-        for source in (self.config, self.credentials):
+        """A setting of a profile: the credentials file's over the config file's, as botocore's
+        Session.full_config merges them."""
+        for source in (self.credentials, self.config):
             value = source.get(profile, {}).get(key)
             if value:
                 return value.strip()

@@ -34,8 +34,11 @@ def _keyring() -> Any:
         import keyring.errors
     except ImportError:
         raise KeyringError(f"the OS keyring needs the keyring package: {INSTALL}") from None
-    backend = keyring.get_keyring()
-    if getattr(backend, "priority", 0) <= 0:  # keyring's fail and null backends
+    try:
+        usable = keyring.get_keyring().priority > 0  # not keyring's fail and null backends
+    except Exception:  # a backend named by PYTHON_KEYRING_BACKEND that cannot even start
+        usable = False
+    if not usable:
         raise KeyringError(
             "no usable OS keyring: on Linux, a Secret Service (GNOME Keyring, KWallet) must be "
             "running and its D-Bus session reachable (DBUS_SESSION_BUS_ADDRESS)"

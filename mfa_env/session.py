@@ -264,9 +264,9 @@ class Engine:
                 self._remember(source, serial)
                 return cached, f"reused the cached session for {from_keys}", serial
         code = self.code(serial)
-        creds = self._live(
-            sts.get_session_token(aws, self.settings.source, serial, code, self.settings.duration)
-        )
+        # A role is chained on it: it must outlast AssumeRole's shortest session (`floor`).
+        duration = max(self.settings.duration, int(floor))
+        creds = self._live(sts.get_session_token(aws, self.settings.source, serial, code, duration))
         self._store(cache.SessionKey(source, serial), creds, found)
         return creds, f"new session for {from_keys}", serial
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mfa_env import cache
 from mfa_env.config import SERIAL_RE, Role, Source, matches, no_credentials, unknown_profile
 from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, ConfigError
@@ -105,10 +106,13 @@ def _botocore_session(profile: str | None = None) -> botocore.session.Session:
             return list(SERVICES)
 
     session = botocore.session.Session(profile=profile)
-    paths = session.get_config_variable("data_path")
-    session.register_component(
-        "data_loader", _Loader(extra_search_paths=paths.split(os.pathsep) if paths else [])
+    paths = session.get_config_variable("data_path")  # as botocore.loaders.create_loader
+    extra = (
+        [os.path.expanduser(os.path.expandvars(p)) for p in paths.split(os.pathsep)]
+        if paths
+        else []
     )
+    session.register_component("data_loader", _Loader(extra_search_paths=extra))
     return session
 
 
@@ -153,7 +157,14 @@ def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE)
             from mfa_env import keys
 
             session = _botocore_session(profile=source.profile)
-            session.set_credentials(*keys.load_keys(source.profile or "default"))
+            key_id, secret = keys.load_keys(source.profile or "default")
+            if source.cache_id and cache.source_id(key_id) != source.cache_id:
+                # Another credentials file's profile of the same name stored its keys since.
+                raise ConfigError(
+                    f"the keyring's keys for {source.describe} are not the ones this credentials "
+                    f"file moved there; run mfa-env --store-keys {source.profile} again"
+                )
+            session.set_credentials(key_id, secret)
         elif source.profile is None:
             session = _botocore_session()
             session.set_credentials(source.access_key_id, source.secret_access_key)

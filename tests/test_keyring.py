@@ -102,7 +102,7 @@ def test_sessions_in_the_keyring_never_touch_the_disk(
     assert "reused the cached session" in again.stderr
 
 
-@pytest.mark.parametrize("keyring_state", ["locked", "absent", "no-backend"])
+@pytest.mark.parametrize("keyring_state", ["locked", "absent", "no-backend", "unreachable"])
 def test_no_usable_keyring_is_one_line_and_the_file_untouched(
     user: IamUser, isolate: Path, keyring_state: str
 ):
@@ -114,6 +114,8 @@ def test_no_usable_keyring_is_one_line_and_the_file_untouched(
         env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
         if keyring_state == "no-backend":
             env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+        if keyring_state == "unreachable":  # named, but no D-Bus session to reach it on
+            env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.SecretService.Keyring"
         done = no_tty("--store-keys", "default", env=env)
     assert done.returncode == 1
     assert done.stdout == ""  # nothing for a shell: --store-keys is not evaluated
@@ -155,3 +157,20 @@ def test_keys_not_in_the_file_are_asked_for_on_the_terminal(
     assert "moved the keys of profile 'fresh'" in screen
     assert "[fresh]\nmfa_env_keys = keyring\n" in (isolate / ".aws" / "credentials").read_text()
     assert files_holding(isolate, "NOT+ECHOED") == []
+
+
+def test_keys_another_file_stored_since_are_not_used(
+    user: IamUser, isolate: Path, keyring_env: dict[str, str], tmp_path: Path
+):
+    assert no_tty("--store-keys", "default", env=keyring_env).returncode == 0
+    other = tmp_path / "other-credentials"
+    other.write_text("[default]\naws_access_key_id = AKIAOTHERFILE0000000\n"
+                     "aws_secret_access_key = other\n")  # fmt: skip
+    stored = no_tty(
+        "--store-keys", "default", env={**keyring_env, "AWS_SHARED_CREDENTIALS_FILE": str(other)}
+    )
+    assert stored.returncode == 0, stored.stderr
+    done = no_tty("--shell", "bash", "--no-cache", user.name, "123456", env=keyring_env)
+    assert done.returncode == 1
+    assert "are not the ones this credentials file moved there" in done.stderr
+    assert done.stdout == "false\n"

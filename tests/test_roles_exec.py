@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,13 @@ def test_write_profile_works_in_exec_mode(user: IamUser, isolate: Path):
     assert written.get("mfa", "region") == "eu-central-1"
     assert written.get("mfa", "aws_session_token")
     assert "wrote [mfa]" in done.stderr
+
+
+def test_exec_keeps_what_the_user_ignored(user: IamUser):
+    # Under nohup SIGHUP is ignored; the command must stay immune to hangups.
+    done = no_tty(
+        user.name, "123456", "--", "sh", "-c", "grep SigIgn /proc/$$/status",
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[1], 16) & (1 << (signal.SIGHUP - 1))

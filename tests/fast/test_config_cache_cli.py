@@ -416,6 +416,8 @@ LINES = st.sampled_from(
     [
         *[f"[{n}]" for n in NAMES],
         "[profile a]", "[profile  a]", "[ profile a ]", "[profile\ta]", "[profile default]",
+        '[profile "a"]', "[profile 'b']", "[profile a b]", '[profile a"]', "[profiles]",
+        "\xa0[a]", "\x0c[DEFAULT]",
         "[a]]", "[a] junk", "[b", "  [a]", "[a]   ",
         "region = eu-west-1", "aws_access_key_id = AKIA1", "Region=us-east-1", "x: y",
         "  continued", "\tcontinued = too", "# comment", "; comment", "", "   ", "garbage",
@@ -455,3 +457,22 @@ def test_any_profile_name_reaches_stderr_escaped(name):
     assert done.stderr.endswith("\n")
     assert len(done.stderr.split("\n")) == 2  # one line
     assert not FORBIDDEN.intersection(done.stderr[:-1])
+
+
+def test_a_broken_credentials_file_completes_nothing(isolate):
+    from mfa_env import aws_files
+
+    write(isolate, "[mfa]\naws_session_token = t\naws_session_token = again\n")
+    assert aws_files.managed_profiles() == []
+
+
+def test_indented_key_lines_leave_the_section_too(isolate):
+    from mfa_env import aws_files
+
+    write(isolate, "[a]\nregion = x\n[default]\n  aws_access_key_id = A\n"
+                   "  aws_secret_access_key = B\n  region = eu-west-1\n# end\n")  # fmt: skip
+    aws_files.move_keys_out("default", {"mfa_env_keys": "keyring"})
+    text = (isolate / ".aws" / "credentials").read_text()
+    # The marks take the keys' indentation: deeper, they would continue the value before them.
+    kept = "  mfa_env_keys = keyring\n  region = eu-west-1\n# end\n"
+    assert text == "[a]\nregion = x\n[default]\n" + kept

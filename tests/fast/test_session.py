@@ -536,3 +536,14 @@ def test_serials_from_iam_in_notes_are_shown_escaped(capsys, name):
     for note in notes:
         cli.say(note)
     assert_escaped(capsys.readouterr().err, lines=len(notes))
+
+
+def test_an_mfa_session_asked_short_still_outlasts_assume_roles_minimum():
+    # duration_seconds = 900 on the source, a role chained on it: the MFA session is asked for
+    # AssumeRole's 900 s plus the margin, so the role can have its 900 s.
+    aws = Stubbed()
+    expect_token(aws, duration=960, hours=960 / 3600)
+    expect_role(aws, 900, hours=0.25)
+    outcome = engine(aws, settings(duration=900, role=role()))[0].obtain()
+    aws.done()
+    assert outcome.creds.access_key_id == "ASIAROLESESSION00"
