@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pty
+import select
 import signal
 import stat
 import subprocess
@@ -316,7 +317,10 @@ def test_a_hostile_label_is_escaped_on_the_terminal():
     try:
         os.write(leader, b"123456\n")
         assert prompt._ask(follower, "arn\x1b]0;pwned\x07\u202e\x9b2J") == "123456"
-        screen = os.read(leader, 4096).decode()
+        # The echo of the typed line and the prompt may arrive in separate reads.
+        screen = ""
+        while select.select([leader], [], [], 0.5)[0]:
+            screen += os.read(leader, 4096).decode()
     finally:
         os.close(leader)
         os.close(follower)
