@@ -8,17 +8,17 @@ turns OSError and ValueError into a miss); where someone else's hand may be in i
 so. Nothing is followed through a link, chmod-ed, or waited on.
 """
 
-# No `from __future__ import annotations`: NamedTuple would compile each annotation string.
+from __future__ import annotations
 
 import json
 import os
 import stat
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from mfa_env import paths
 from mfa_env.config import SERIAL_RE, matches
 from mfa_env.credentials import Credentials
+from mfa_env.record import Record
 
 FORMAT = 2
 # An entry is a few hundred bytes; anything much larger is not ours.
@@ -45,7 +45,7 @@ def source_id(access_key_id: str) -> str:
     return str(sha256(f"mfa-env:{access_key_id}".encode()).hexdigest()[:32])
 
 
-class SessionKey(NamedTuple):
+class SessionKey(Record):
     """What a cached session belongs to: the source keys, the device, and a role, if any."""
 
     source: str

@@ -4,19 +4,20 @@ Reads the AWS files with configparser, as botocore itself does (botocore.configl
 cached fast path never has to import botocore. Environment variables are read at call time.
 """
 
-# No `from __future__ import annotations` here: typing.NamedTuple would then compile each
-# field's annotation string at import, ~2 ms on the cached path.
+from __future__ import annotations
 
-import configparser
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import NamedTuple, TypeVar
 
 from mfa_env.errors import ConfigError, UsageError
 from mfa_env.paths import config_file, credentials_file, home_path
+from mfa_env.record import TYPE_CHECKING, Record
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 DEFAULT_DURATION = 43200
 MIN_DURATION = 900
 MAX_DURATION = 129600
@@ -38,6 +39,8 @@ def matches(pattern: str, text: str) -> bool:
 
 def _read_ini(path: str) -> dict[str, dict[str, str]]:
     """Sections of an AWS file the way botocore's raw_config_parse reads them; missing = empty."""
+    import configparser  # not on a cache hit
+
     parser = configparser.RawConfigParser()
     try:
         with open(path, encoding="utf-8") as f:
@@ -68,94 +71,130 @@ def _read_ini(path: str) -> dict[str, dict[str, str]]:
     return {name: dict(parser.items(name)) for name in parser.sections()}
 
 
-# Where configparser could read an AWS file differently from one section taken alone, each
-# anchored on a newline, which the regular-expression engine finds far faster than a ^: an
-# indented line starting with [ (configparser counts any whitespace as indentation: a header, or
-# part of a value, depending on what precedes it), a header with more than blanks after its ],
-# and a [ with no ].
-_AMBIGUOUS = r"\n[^\S\n]+\[|\n\[[^\]\n]*\][^\S\n]*\S|\n\[[^\]\n]*\n"
-# A config-file header other than `[profile NAME]` with one space and a plain NAME: botocore
-# shlex-splits it (quotes, two names), so only the whole map tells what it names.
-_SPELLINGS = r"\n\[(?!profile [^\s\"'\\\]]+\]|default\])[^\S\n]*profile"
-_HEADER = r"\n(\[[^\]\n]*\])"
+# `[profile` spelled otherwise than `[profile NAME]` with one space and a plain NAME, anywhere
+# (indented, it may be a header): botocore shlex-splits a header (quotes, two names), so only
+# the whole map tells what it names. Its literal `[` keeps the search fast.
+_SPELLINGS = rb"\[(?!profile [^\s\"'\\\]]+\])[^\S\n]*profile"
+# A plain profile name: written `[profile NAME]`, it is NAME to botocore's shlex too.
+_PLAIN = r"[^\s\"'\\\]]+"
+
+
+class _Ambiguous(Exception):
+    """One section taken alone might read differently from the whole file: parse it all."""
 
 
 class _Sections(Mapping[str, Mapping[str, str]]):
-    """An AWS file's sections, by profile name, each parsed when first asked for.
+    """An AWS file's sections, by profile name, each read when first asked for.
 
     A cached run needs one or two sections, and configparser takes most of a second over a file
-    of 10,000 profiles. So the file is checked with a few regular expressions, which run in C,
-    and a section is parsed alone, which reads it exactly as the whole file would. Where that
-    could differ (see _AMBIGUOUS, a [DEFAULT] section, whose keys go into every section, a
-    section given twice, which configparser refuses, a line before the first header) the whole
-    file is parsed at once, as botocore does, with botocore's errors. A broken line in another
-    section does not stop a cache hit: botocore, which reads the whole file, refuses it when a
-    new session is needed."""
+    of 10,000 profiles. So a section is found by its header line with plain string searches,
+    which run in C, and parsed alone, which reads it exactly as the whole file would: its header
+    is the only line that names it, at the start of its line, and it ends at the next line that
+    starts with `[` and is a header. Where that could differ (a [DEFAULT] section, whose keys go
+    into every section; an indented header, which may be a value; a header with more on its
+    line; a section given twice, which configparser refuses; a line before the first header;
+    another spelling of a config profile) the whole file is parsed, as botocore does, with
+    botocore's errors. A broken line in another section does not stop a cache hit: botocore,
+    which reads the whole file, refuses it when a new session is needed."""
 
     def __init__(self, path: str, config: bool) -> None:
         self._path = path
         self._config = config
-        self._text = ""
-        self._lines: set[str] = set()  # the header lines, `[name]`
+        self._data = b""  # bytes: no decoding, or newline translation, of sections not read
         self._done: dict[str, dict[str, str] | None] = {}
         self._all: dict[str, dict[str, str]] | None = None
         try:
-            with open(path, encoding="utf-8") as f:
-                self._text = "\n" + f.read() + "\n"  # every line starts after a newline
-            self._index()
-        except (OSError, ValueError):  # unreadable, not UTF-8, ambiguous: all at once
-            self._all = _profiles(_read_ini(path), config)
+            with open(path, "rb") as f:
+                data = f.read()
+            if b"\r" in data:  # as universal newlines read it, as configparser does
+                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            self._data = data
+            self._check()
+        except FileNotFoundError:  # no file is no profiles, as botocore reads it
+            self._all = {}
+        except (OSError, ValueError, _Ambiguous):  # unreadable, not UTF-8, ambiguous
+            self._whole()
 
-    def _index(self) -> None:
-        text = self._text
+    def _whole(self) -> dict[str, dict[str, str]]:
+        if self._all is None:
+            self._all = _profiles(_read_ini(self._path), self._config)
+        return self._all
+
+    def _check(self) -> None:
+        data = self._data
         if (
-            text.startswith("\n\ufeff")
-            or "\n[DEFAULT]" in text
-            or re.search(_AMBIGUOUS, text)
-            or (self._config and re.search(_SPELLINGS, text))
+            data.startswith(b"\xef\xbb\xbf")
+            or b"[DEFAULT]" in data
+            or (self._config and re.search(_SPELLINGS, data))
         ):
-            raise ValueError("ambiguous")
-        lines = re.findall(_HEADER, text)
-        self._lines = set(lines)
-        if len(self._lines) != len(lines):
-            raise ValueError("a section twice")
-        first = text.find("\n[")
-        before = text if first < 0 else text[:first]
+            raise _Ambiguous
+        first = 0 if data.startswith(b"[") else data.find(b"\n[")
+        before = (data if first < 0 else data[:first]).decode()
         if any(line.strip() and line.lstrip()[0] not in "#;" for line in before.splitlines()):
-            raise ValueError("a line before the first header")
+            raise _Ambiguous  # a line before the first header
 
-    def _header(self, name: str) -> str | None:
+    def _header(self, line: str) -> int | None:
+        """Where the one header line `line` (`[name]`) starts; None if there is none. A header
+        is named by what lies between its first `[` and its last `]`."""
+        data, token, found = self._data, line.encode(), None
+        at = data.find(token)
+        while at >= 0:
+            start = data.rfind(b"\n", 0, at) + 1
+            end = data.find(b"\n", at)
+            end = len(data) if end < 0 else end
+            lead, rest = data[start:at].decode(), data[at + len(token) : end].decode()
+            if lead.strip() or "]" in rest:
+                pass  # more before it on its line, or a `]` after it: not this name
+            elif lead or found is not None:
+                raise _Ambiguous  # indented (a header, or part of a value), or a second one
+            else:
+                found = start
+            at = data.find(token, end)
+        return found
+
+    def _find(self, name: str) -> int | None:
+        """Where the section of profile `name` starts (botocore's choice), or None."""
         if not self._config:
-            line = f"[{name}]"
-            return line if line in self._lines else None
-        if name == "default" and "[default]" in self._lines:
-            if "[profile default]" in self._lines:  # the later one wins: their order tells
-                text = self._text
-                later = text.rindex("\n[default]") > text.rindex("\n[profile default]")
-                return "[default]" if later else "[profile default]"
-            return "[default]"
-        line = f"[profile {name}]"
-        return line if line in self._lines else None
+            return self._header(f"[{name}]")
+        if not re.fullmatch(_PLAIN, name):
+            raise _Ambiguous
+        spelled = self._header(f"[profile {name}]")
+        if name != "default":
+            return spelled
+        bare = self._header("[default]")
+        return bare if spelled is None or (bare is not None and bare > spelled) else spelled
 
     def _section(self, name: str) -> dict[str, str] | None:
+        if self._all is None and name not in self._done:
+            try:
+                self._done[name] = self._parse(name)
+            except (_Ambiguous, ValueError):  # ValueError: not UTF-8
+                self._whole()
         if self._all is not None:
             return self._all.get(name)
-        if name not in self._done:
-            self._done[name] = self._parse(name)
         return self._done[name]
 
     def _parse(self, name: str) -> dict[str, str] | None:
-        header = self._header(name)
-        if header is None:
+        start = self._find(name)
+        if start is None:
             return None
-        start = self._text.index(f"\n{header}") + 1
-        end = self._text.find("\n[", start)
+        data = self._data
+        end = data.find(b"\n[", start)
+        if end >= 0:
+            eol = data.find(b"\n", end + 1)
+            if data.find(b"]", end + 3, len(data) if eol < 0 else eol) < 0:
+                raise _Ambiguous  # the next `[` line is no header: it may be part of this one
+        text = data[start : end if end >= 0 else None].decode()
+        plain = _plain_section(text)
+        if plain is not None:
+            return plain
+        import configparser
+
         parser = configparser.RawConfigParser()
         try:
-            parser.read_string(self._text[start : end if end >= 0 else None])
+            parser.read_string(text)
         except configparser.Error:
-            self._all = _profiles(_read_ini(self._path), self._config)  # botocore's error
-            return self._all.get(name)
+            raise _Ambiguous from None  # botocore's error, from the whole file
         return dict(parser.items(parser.sections()[0]))
 
     def __getitem__(self, name: str) -> Mapping[str, str]:
@@ -167,16 +206,30 @@ class _Sections(Mapping[str, Mapping[str, str]]):
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._section(name) is not None
 
-    def _names(self) -> list[str]:
-        if self._all is not None:
-            return list(self._all)
-        return list(_profiles({line[1:-1]: line for line in self._lines}, self._config))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names())
+    def __iter__(self) -> Iterator[str]:  # every name: Tab completion only, so the whole file
+        return iter(self._whole())
 
     def __len__(self) -> int:
-        return len(self._names())
+        return len(self._whole())
+
+
+def _plain_section(text: str) -> dict[str, str] | None:
+    """The options of one section (its header line first) as configparser reads them, when
+    every line is a plain `key = value`, a comment or blank, as AWS files are; else None, and
+    configparser reads it (a cached run then imports it, ~2 ms)."""
+    options: dict[str, str] = {}
+    for line in text.split("\n")[1:]:
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        if line[0].isspace():
+            return None  # part of the value above, perhaps
+        cut = min((at for at in (line.find("="), line.find(":")) if at >= 0), default=-1)
+        key = line[:cut].rstrip().lower()
+        if cut < 0 or not key or key in options:
+            return None
+        options[key] = line[cut + 1 :].strip()
+    return options
 
 
 def _profiles(sections: Mapping[str, T], config: bool) -> dict[str, T]:
@@ -201,14 +254,14 @@ def _profiles(sections: Mapping[str, T], config: bool) -> dict[str, T]:
     return profiles
 
 
-class AwsFiles(NamedTuple):
+class AwsFiles(Record):
     """Profiles from the credentials file and the config file (config's `[profile x]` -> x)."""
 
     credentials: Mapping[str, Mapping[str, str]]
     config: Mapping[str, Mapping[str, str]]
 
     @classmethod
-    def load(cls) -> "AwsFiles":
+    def load(cls) -> AwsFiles:
         return cls(_Sections(credentials_file(), False), _Sections(config_file(), True))
 
     def exists(self, profile: str) -> bool:
@@ -243,7 +296,7 @@ def names() -> list[str]:
         return []
 
 
-class Source(NamedTuple):
+class Source(Record):
     """Where the long-term keys come from: a named profile, or keys in the environment.
 
     `access_key_id` is known without botocore for keys in the environment or the AWS files; it is
@@ -280,7 +333,7 @@ def no_credentials(source: Source) -> ConfigError:
     )
 
 
-class Role(NamedTuple):
+class Role(Record):
     arn: str
     session_name: str
     external_id: str | None = None
@@ -288,7 +341,7 @@ class Role(NamedTuple):
     profile: str | None = None  # the role profile it came from, if any
 
 
-class Settings(NamedTuple):
+class Settings(Record):
     source: Source
     serial: str | None  # as configured; None means: remembered, or discovered through IAM
     duration: int  # of the MFA session; a role's own is Role.duration
@@ -305,7 +358,7 @@ class Settings(NamedTuple):
         return {p for p in (self.source.profile, self.role and self.role.profile) if p}
 
 
-class Inputs(NamedTuple):
+class Inputs(Record):
     """What the command line says, before anything is resolved."""
 
     profile: str | None = None

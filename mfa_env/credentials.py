@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+
+from mfa_env.record import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 ENV_NAMES = (
     "AWS_ACCESS_KEY_ID",
@@ -89,23 +92,66 @@ def describe_status(env: Mapping[str, str], now: datetime, short: bool = False) 
     return True, f"session {describe_expiry(expiration, now)}"
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """Temporary credentials from STS; secrets stay out of repr, so no traceback shows them."""
+_FIELDS = ("access_key_id", "secret_access_key", "session_token", "expiration", "arn", "issued")
 
+
+class Credentials:
+    """Temporary credentials from STS, frozen; secrets stay out of repr, so no traceback shows
+    them. A plain class: a dataclass would cost the cached path ~6 ms of imports."""
+
+    __slots__ = _FIELDS
     access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str = field(repr=False)
+    secret_access_key: str
+    session_token: str
     expiration: datetime
-    arn: str = ""
+    arn: str
     # When the session was had; with the expiry it gives the session's full length, which the
     # default reuse window is a quarter of. None for entries that did not record it.
-    issued: datetime | None = None
+    issued: datetime | None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "expiration", utc(self.expiration))
-        if self.issued is not None:
-            object.__setattr__(self, "issued", utc(self.issued))
+    def __init__(
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        session_token: str,
+        expiration: datetime,
+        arn: str = "",
+        issued: datetime | None = None,
+    ) -> None:
+        values = (access_key_id, secret_access_key, session_token, utc(expiration), arn)
+        for name, value in zip(_FIELDS, (*values, issued and utc(issued)), strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Credentials are frozen: cannot set {name}")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Credentials):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(access_key_id={self.access_key_id!r}, expiration={self.expiration!r}, "
+            f"arn={self.arn!r}, issued={self.issued!r})"
+        )
+
+    def issued_at(self, moment: datetime) -> Credentials:
+        """The same session, recorded as had at `moment`."""
+        return Credentials(
+            self.access_key_id,
+            self.secret_access_key,
+            self.session_token,
+            self.expiration,
+            self.arn,
+            moment,
+        )
 
     @classmethod
     def from_sts(

@@ -13,20 +13,19 @@ Reuse windows (aws-vault's ExpiryWindow; botocore refreshes 15 minutes before ex
   that window; only when that cannot be done is the old one handed out to its last minute.
 """
 
-# No `from __future__ import annotations`: NamedTuple would compile each annotation string.
+from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
 
 from mfa_env import cache
 from mfa_env.config import ROLE_CHAIN_MAX, Settings, Source
 from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, UsageError
+from mfa_env.record import TYPE_CHECKING, Record
 
-if TYPE_CHECKING:  # the protocols cost the cached path a class build each: types only
+if TYPE_CHECKING:  # a protocol costs a class build: types only
     from typing import Protocol
 
     from mfa_env.sts import Aws
@@ -34,16 +33,16 @@ if TYPE_CHECKING:  # the protocols cost the cached path a class build each: type
     class Store(Protocol):
         """The session cache: the cache module, or a stand-in."""
 
-        def load_session(self, key: cache.SessionKey, now: datetime) -> "Credentials | None": ...
+        def load_session(self, key: cache.SessionKey, now: datetime) -> Credentials | None: ...
         def store_session(self, key: cache.SessionKey, creds: Credentials) -> None: ...
-        def load_serial(self, source: str) -> "str | None": ...
+        def load_serial(self, source: str) -> str | None: ...
         def store_serial(self, source: str, serial: str) -> None: ...
 
     class AwsFactory(Protocol):
         """How the engine reaches AWS: Botocore, or stubbed clients in the tests."""
 
-        def connect(self, source: Source, region: "str | None") -> "Aws": ...
-        def on_session(self, creds: Credentials, region: "str | None") -> "Aws": ...
+        def connect(self, source: Source, region: str | None) -> Aws: ...
+        def on_session(self, creds: Credentials, region: str | None) -> Aws: ...
 
 
 DEFAULT_MIN_TTL = 900
@@ -54,7 +53,7 @@ ASSUME_ROLE_MIN = 900  # AssumeRole's shortest DurationSeconds
 ROLE_MARGIN = 60
 
 
-class Policy(NamedTuple):
+class Policy(Record):
     """How a cached session may be reused; from the command line."""
 
     min_ttl: int | None = None  # --min-ttl; None: the default window
@@ -64,7 +63,7 @@ class Policy(NamedTuple):
     debug: bool = False  # diagnostics among the notes: where the serial and session came from
 
 
-class Outcome(NamedTuple):
+class Outcome(Record):
     creds: Credentials
     how: str  # "new session for …", "reused the cached session for …"
     notes: tuple[str, ...]  # for stderr, one line each
@@ -80,7 +79,7 @@ def window(policy: Policy, creds: Credentials) -> float:
     return DEFAULT_MIN_TTL if length is None else min(DEFAULT_MIN_TTL, length / 4)
 
 
-def store_for(choice: "str | None") -> "Store | None":
+def store_for(choice: str | None) -> Store | None:
     """MFA_ENV_CACHE: `file` (the default, None here) or `keyring`."""
     if choice in (None, "", "file"):
         return None
@@ -94,12 +93,12 @@ def store_for(choice: "str | None") -> "Store | None":
 class Botocore:
     """How the engine reaches AWS: through mfa_env.sts, imported only when AWS is needed."""
 
-    def connect(self, source: Source, region: "str | None") -> "Aws":
+    def connect(self, source: Source, region: str | None) -> Aws:
         from mfa_env import sts
 
         return sts.connect(source, region)
 
-    def on_session(self, creds: Credentials, region: "str | None") -> "Aws":
+    def on_session(self, creds: Credentials, region: str | None) -> Aws:
         from mfa_env import sts
 
         return sts.on_session(creds, region)
@@ -115,9 +114,9 @@ class Engine:
         settings: Settings,
         policy: Policy,
         now: datetime,
-        code: "Callable[[str], str]",  # serial -> six digits, asked only for a new session
-        store: "Store | None" = None,
-        aws: "AwsFactory | None" = None,
+        code: Callable[[str], str],  # serial -> six digits, asked only for a new session
+        store: Store | None = None,
+        aws: AwsFactory | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
@@ -144,7 +143,7 @@ class Engine:
 
     # -- the pieces ------------------------------------------------------------------------
 
-    def _aws_session(self) -> "Aws":
+    def _aws_session(self) -> Aws:
         """The long-term keys, reached at most once per run."""
         if self._aws is None:
             self._aws = self.aws.connect(self.settings.source, self.settings.region)
@@ -165,7 +164,7 @@ class Engine:
     def _reading(self) -> bool:
         return self.policy.use_cache and not self.policy.refresh
 
-    def _known_serial(self, source: str) -> "str | None":
+    def _known_serial(self, source: str) -> str | None:
         """The configured serial, else the one remembered for these keys. --refresh looks the
         device up again, so that a replaced device cannot leave a stale serial behind."""
         if self.settings.serial is not None or not self._reading():
@@ -179,7 +178,7 @@ class Engine:
             self.notes.append(f"warning: {exc}; ignored it")
             return None
 
-    def _cached(self, key: cache.SessionKey) -> "Credentials | None":
+    def _cached(self, key: cache.SessionKey) -> Credentials | None:
         if not self._reading():
             return None
         try:
@@ -191,12 +190,12 @@ class Engine:
             self.notes.append(f"warning: {exc}; ignored it")
             return None
 
-    def _usable(self, creds: "Credentials | None", floor: float = 0) -> bool:
+    def _usable(self, creds: Credentials | None, floor: float = 0) -> bool:
         return creds is not None and creds.seconds_left(self.now) > max(
             floor, window(self.policy, creds)
         )
 
-    def _store(self, key: cache.SessionKey, creds: Credentials, serial: "str | None") -> None:
+    def _store(self, key: cache.SessionKey, creds: Credentials, serial: str | None) -> None:
         """A cache that cannot be written never blocks the user: a warning, and on we go."""
         if not self.policy.use_cache:
             return
@@ -229,9 +228,9 @@ class Engine:
                 "your clock or the endpoint is wrong: sync the clock "
                 "(e.g. 'timedatectl set-ntp true') and try again"
             )
-        return dataclasses.replace(creds, issued=self.now)
+        return creds.issued_at(self.now)
 
-    def _discover(self, aws: "Aws") -> str:
+    def _discover(self, aws: Aws) -> str:
         """The device through IAM: the one remembered for these keys from now on."""
         from mfa_env import sts
 
@@ -242,7 +241,7 @@ class Engine:
 
     # -- the MFA session ---------------------------------------------------------------------
 
-    def _mfa(self, source: str, floor: float) -> "tuple[Credentials, str, str]":
+    def _mfa(self, source: str, floor: float) -> tuple[Credentials, str, str]:
         """GetSessionToken: cached (with `floor` seconds left at least), or new with a code."""
         from_keys = self.settings.source.describe
         serial = self._known_serial(source)
@@ -272,7 +271,7 @@ class Engine:
 
     # -- a role on top -----------------------------------------------------------------------
 
-    def _role(self, source: str) -> "tuple[Credentials, str]":
+    def _role(self, source: str) -> tuple[Credentials, str]:
         role = self.settings.role
         assert role is not None
         serial = self._known_serial(source)
@@ -298,10 +297,10 @@ class Engine:
         return self._chain(source, serial, mfa, "new")
 
     @staticmethod
-    def _long(duration: "int | None") -> bool:
+    def _long(duration: int | None) -> bool:
         return duration is not None and duration > ROLE_CHAIN_MAX
 
-    def _role_key(self, source: str, serial: "str | None") -> cache.SessionKey:
+    def _role_key(self, source: str, serial: str | None) -> cache.SessionKey:
         role = self.settings.role
         assert role is not None
         name = f"{role.arn}#{role.session_name}#{role.external_id or ''}"
@@ -318,7 +317,7 @@ class Engine:
 
     def _chain(
         self, source: str, serial: str, mfa: Credentials, verb: str
-    ) -> "tuple[Credentials, str]":
+    ) -> tuple[Credentials, str]:
         """AssumeRole on the MFA session: one code serves every role until it ends. Chaining
         caps a role session at one hour, and at the MFA session's own end."""
         from mfa_env import sts
@@ -337,7 +336,7 @@ class Engine:
         self._store(self._role_key(source, serial), creds, None)
         return creds, f"{verb} session for role {role.arn} (from the MFA session)"
 
-    def _direct(self, source: str, serial: "str | None") -> "tuple[Credentials, str]":
+    def _direct(self, source: str, serial: str | None) -> tuple[Credentials, str]:
         """A role session longer than an hour: AssumeRole with the code itself."""
         from mfa_env import sts
 

@@ -4,15 +4,14 @@ A value of None means "unset this variable". Each renderer knows only its own qu
 that its shell cannot hold safely raises UnsafeValueError, never a mangled line.
 """
 
-# No `from __future__ import annotations` here: typing.NamedTuple would then compile each
-# field's annotation string at import, ~2 ms on the cached path.
+from __future__ import annotations
 
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
 
 from mfa_env.errors import UnsafeValueError, UsageError
+from mfa_env.record import Record
 
 Assignments = Mapping[str, "str | None"]
 
@@ -260,7 +259,7 @@ def elvish(assignments: Assignments) -> str:
     return "\n".join(lines) + "\n"
 
 
-class Shell(NamedTuple):
+class Shell(Record):
     """How to speak to one family of shells."""
 
     name: str
@@ -318,7 +317,7 @@ SHELLS: dict[str, Shell] = {
 }
 
 
-class Output(NamedTuple):
+class Output(Record):
     """What stdout will carry, decided before anything is printed."""
 
     fmt: str  # shell, json, dotenv, or exec (stdout is the command's)
@@ -340,7 +339,7 @@ class Output(NamedTuple):
 POSIX_OUTPUT = Output("shell", _POSIX, tty=False)
 
 
-class Detected(NamedTuple):
+class Detected(Record):
     name: str
     hint: str | None = None  # said on stderr when the guess may be wrong
 

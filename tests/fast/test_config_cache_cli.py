@@ -418,7 +418,11 @@ LINES = st.sampled_from(
         "[profile a]", "[profile  a]", "[ profile a ]", "[profile\ta]", "[profile default]",
         '[profile "a"]', "[profile 'b']", "[profile a b]", '[profile a"]', "[profiles]",
         "\xa0[a]", "\x0c[DEFAULT]",
-        "[a]]", "[a] junk", "[b", "  [a]", "[a]   ",
+        "[a]]", "[a] junk", "[a] x]", "[b", "[]", "  [a]", "[a]   ", "\t[b] junk", "x = [a]",
+        "[profile a] junk", "  [profile a]", "[default] ; c", "[[a]", "[DEFAULT] x",
+        '  [profile "a"]', "x = [profile 'b']", "[profile a]\r", "[b]\r\nx = 2", "[profile a\xa0]",
+        "\xa0[profile 'a']", "s\xe9 = \u2028", "k = v = w", "k:v=w", "  # c", "= x", "k =",
+        "K\t= 1 ", "a b = 1", "x\x0b= y\x1c",
         "region = eu-west-1", "aws_access_key_id = AKIA1", "Region=us-east-1", "x: y",
         "  continued", "\tcontinued = too", "# comment", "; comment", "", "   ", "garbage",
     ]
@@ -426,14 +430,14 @@ LINES = st.sampled_from(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(LINES, max_size=14), st.booleans())
-@example(["[b]", "  [a]", "x = 1"], False)  # an indented header, not a value: section a
-@example(["[DEFAULT]", "region = x", "[a]"], False)  # DEFAULT's keys go into every section
-@example(["[profile  a]", "x = 1"], True)  # another spelling of [profile a]
-@example(["[a] junk", "x = 1"], False)  # a header with more on its line
-def test_sections_read_lazily_equal_the_whole_file(tmp_path_factory, lines, in_config):
+@given(st.lists(LINES, max_size=14), st.booleans(), st.sampled_from(["\n", "\r\n", "\r"]))
+@example(["[b]", "  [a]", "x = 1"], False, "\n")  # an indented header, not a value: section a
+@example(["[DEFAULT]", "region = x", "[a]"], False, "\n")  # DEFAULT's keys go into every section
+@example(["[profile  a]", "x = 1"], True, "\n")  # another spelling of [profile a]
+@example(["[a] junk", "x = 1"], False, "\n")  # a header with more on its line
+def test_sections_read_lazily_equal_the_whole_file(tmp_path_factory, lines, in_config, newline):
     path = tmp_path_factory.mktemp("ini") / "file"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_bytes((newline.join(lines) + newline).encode())
     try:
         whole = config._profiles(config._read_ini(str(path)), in_config)
     except ConfigError:
