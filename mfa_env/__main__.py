@@ -1,4 +1,4 @@
-from mfa_env.cli import main
+from mfa_env.main import main
 
 if __name__ == "__main__":
     main()

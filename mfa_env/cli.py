@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from mfa_env import __version__, config, credentials, shells, usage
-from mfa_env.credentials import Credentials, describe_expiry, describe_status, unset_env
-from mfa_env.errors import MfaEnvError, UsageError, printable
+from mfa_env import __version__, config, shells, usage
+from mfa_env.credentials import Credentials
+from mfa_env.deliver import SESSION_MARKER, fail, hand_out, output_for, say, status, unset
+from mfa_env.errors import MfaEnvError, UsageError
 from mfa_env.paths import home_path
 
 if TYPE_CHECKING:
     from mfa_env import session
-
-SESSION_MARKER = "MFA_ENV_SESSION"  # an exec-mode child's: names the session, refuses nesting
 
 
 class Options(NamedTuple):
@@ -44,21 +43,6 @@ class Options(NamedTuple):
     brief: bool
     debug: bool
     exec_argv: tuple[str, ...] = ()
-
-
-def say(message: str) -> None:
-    """Every stderr line passes here: outside text in it is shown with its controls escaped."""
-    click.echo(f"mfa-env: {printable(message)}", err=True)
-
-
-def _output(options: Options) -> shells.Output:
-    tty = sys.stdout.isatty()
-    if options.exec_argv:  # stdout belongs to the command: no statements, no shell to detect
-        return shells.Output("exec", shells.lookup("sh"), tty)
-    detected = shells.detect(options.shell_name or os.environ.get("MFA_ENV_SHELL"))
-    if detected.hint and options.fmt == "shell":
-        say(detected.hint)
-    return shells.Output(options.fmt, shells.lookup(detected.name), tty)
 
 
 def _profiles(_ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -157,9 +141,9 @@ def run(options: Options) -> None:
 
             output = None
             return say(keys.store_keys(options.store_keys, prompt.ask_keys))
-        output = _output(options)
+        output, hint = output_for(options.fmt, options.shell_name, bool(options.exec_argv))
         if options.unset:
-            return unset(output)
+            return unset(output, hint)
         if options.exec_argv and os.environ.get(SESSION_MARKER) and not options.refresh:
             raise UsageError(
                 f"already inside an mfa-env session ({os.environ[SESSION_MARKER]}); "
@@ -173,14 +157,8 @@ def run(options: Options) -> None:
 
             aws_files.check_profile(options.write_profile, source_profiles=settings.own_profiles)
         outcome = _obtain(settings, options, code, now)
-        for note in outcome.notes:
-            say(note)
         written = _write_profile(options.write_profile, outcome.creds, settings)
-        summary = f"{written}{outcome.how}, {describe_expiry(outcome.creds.expiration, now)}"
-        if options.exec_argv:
-            execute(options.exec_argv, outcome.creds, settings, summary)
-        usage = None if written else output.usage("…")  # -w: the profile is what was asked for
-        emit(output, render(output, outcome.creds, settings), summary, usage)
+        hand_out(output, outcome, settings, now, hint, written, options.exec_argv)
     except MfaEnvError as exc:
         fail(str(exc), exc.exit_code, output)
 
@@ -215,75 +193,6 @@ def _write_profile(name: "str | None", creds: Credentials, settings: config.Sett
     for warning in result.warnings:
         say(f"warning: {warning}")
     return f"wrote [{name}] to {home_path(result.path)}; "
-
-
-def render(output: shells.Output, creds: Credentials, settings: config.Settings) -> str:
-    if output.fmt == "json":
-        return creds.process_json() + "\n"
-    if output.fmt == "dotenv":
-        return shells.dotenv(creds.env(settings.region))
-    if settings.moved_profile:
-        say(
-            f"note: AWS_PROFILE={settings.moved_profile} is set aside in "
-            f"{credentials.PROFILE_KEEPER} so that every SDK uses the session; "
-            "mfa-env --unset puts it back"
-        )
-    return output.shell.render(creds.shell_env(settings.region, settings.moved_profile))
-
-
-def emit(output: shells.Output, text: str, summary: str, usage: "str | None") -> None:
-    say(summary)
-    if not output.tty:
-        click.echo(text, nl=False)
-    elif usage:  # the user forgot eval: no secret on the screen, and how to use it
-        say(f"stdout is a terminal, so nothing was printed; run it as: {usage}")
-
-
-def unset(output: shells.Output) -> None:
-    if output.fmt != "shell":
-        raise UsageError("--unset writes shell statements; drop --format")
-    text = output.shell.render(unset_env(os.environ))
-    emit(output, text, "statements that end the session in this shell", output.usage("--unset"))
-
-
-def status(now: datetime, brief: bool) -> None:
-    ok, report = describe_status(os.environ, now, brief)
-    if not brief:
-        say(report)
-    elif report:  # for a prompt: no prefix, and nothing at all without a session
-        click.echo(printable(report), err=True)
-    sys.exit(0 if ok else 1)
-
-
-def execute(
-    argv: tuple[str, ...], creds: Credentials, settings: config.Settings, summary: str
-) -> None:
-    """Exec mode: the command replaces us, with the session and default signal dispositions."""
-    import signal
-
-    marker = settings.role.arn if settings.role else settings.source.profile or "environment keys"
-    env = creds.child_env(os.environ, settings.region, {SESSION_MARKER: marker})
-    say(f"{summary}; running {argv[0]}")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # What Python changed: it ignores SIGPIPE and SIGXFSZ (exec passes that on, and `yes | head
-    # -1` would never end) and handles SIGINT. What we inherited (nohup's SIGHUP) stays.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-    try:
-        os.execvpe(argv[0], list(argv), env)
-    except OSError as exc:
-        raise MfaEnvError(f"cannot run {argv[0]!r}: {exc.strerror}") from None
-
-
-def fail(message: str, code: int, output: "shells.Output | None") -> None:
-    """The one place a failure is printed: one line on stderr, at most a failing statement."""
-    say(f"error: {message or 'failed'}")  # one line: say escapes any break in it
-    if output is not None and output.fail_statement():
-        click.echo(output.fail_statement(), nl=False)
-    sys.exit(code)
 
 
 def main(argv: "list[str] | None" = None) -> None:

@@ -1,0 +1,118 @@
+"""The entry point. A cache hit for the common invocations is served here, before click is
+imported (click is a third of a cached run); everything else goes to the click command.
+
+Served: `[USER]` with `-p/--profile`, `-s/--shell`, `-f/--format` and `--min-ttl`, in any order,
+each at most once, and `--status [--brief]`. Anything else (a code, another option, a repeated
+one, a value click might read differently, `--`, the keyring cache), and any run that is not a
+cache hit or fails, goes to mfa_env.cli before a byte is printed: the command decides as it
+always did. Both print through mfa_env.deliver, and a test runs every served shape both ways.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timezone
+
+from mfa_env import deliver, shells
+from mfa_env.errors import MfaEnvError
+from mfa_env.record import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mfa_env.config import Source
+    from mfa_env.credentials import Credentials
+    from mfa_env.sts import Aws
+
+# Each spelling click accepts for a served option (also `--long=value`), and its field.
+_VALUED = {
+    "-p": "profile",
+    "--profile": "profile",
+    "-s": "shell",
+    "--shell": "shell",
+    "-f": "fmt",
+    "--format": "fmt",
+    "--min-ttl": "min_ttl",
+}
+_FLAGS = {"--status": "status", "--brief": "brief"}
+_FORMATS = ("shell", "json", "dotenv")
+
+
+class _Miss(Exception):
+    """Not a cache hit: the click command takes over."""
+
+
+class _Offline:
+    """The engine's way to AWS, closed: needing it means a miss."""
+
+    def connect(self, source: Source, region: str | None) -> Aws:
+        raise _Miss
+
+    def on_session(self, creds: Credentials, region: str | None) -> Aws:
+        raise _Miss
+
+
+def _no_code(serial: str) -> str:
+    raise _Miss
+
+
+def parse(argv: list[str]) -> dict[str, str] | None:
+    """The served options by field (`args`: the one positional), or None: not a served shape."""
+    given: dict[str, str] = {}
+    rest = iter(argv)
+    for arg in rest:
+        name, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in _FLAGS and not equals:
+            field, value = _FLAGS[name], "1"
+        elif name in _VALUED:
+            field, value = _VALUED[name], value if equals else next(rest, "")
+            if not value or value.startswith("-"):  # absent, empty, or maybe an option
+                return None
+        elif arg.startswith("-"):
+            return None
+        else:
+            field, value = "args", arg
+        if field in given:
+            return None
+        given[field] = value
+    valid = (
+        given.get("shell", "sh") in shells.SHELLS  # exactly; click also folds case: not here
+        and given.get("fmt", "shell") in _FORMATS
+        and given.get("min_ttl", "0").isascii()
+        and given.get("min_ttl", "0").isdigit()
+        and not given.get("args", "x").isdigit()  # a code, or a numeric user: click's
+    )
+    return given if valid else None
+
+
+def serve(argv: list[str]) -> bool:
+    """Serve a cache hit and return True, or print nothing and return False."""
+    given = parse(argv)
+    if given is None:
+        return False
+    now = datetime.now(timezone.utc)
+    if "status" in given:
+        deliver.status(now, "brief" in given)  # exits
+    if "brief" in given or os.environ.get("MFA_ENV_CACHE", "file") not in ("", "file"):
+        return False
+    from mfa_env import config, session  # not for --status, which a shell prompt runs often
+
+    fmt = given.get("fmt", "shell")
+    min_ttl = given.get("min_ttl")
+    policy = session.Policy(None if min_ttl is None else int(min_ttl), fmt == "json")
+    try:
+        output, hint = deliver.output_for(fmt, given.get("shell"), exec_mode=False)
+        inputs = config.Inputs(profile=given.get("profile"), user=given.get("args"))
+        settings = config.resolve(inputs)
+        outcome = session.Engine(settings, policy, now, _no_code, aws=_Offline()).obtain()
+        deliver.hand_out(output, outcome, settings, now, hint)  # prints only once it cannot fail
+    except (_Miss, MfaEnvError):
+        return False
+    return True
+
+
+def main() -> None:
+    """Console-script entry point."""
+    if not serve(sys.argv[1:]):
+        from mfa_env import cli
+
+        cli.main()
