@@ -71,10 +71,10 @@ def _read_ini(path: str) -> dict[str, dict[str, str]]:
     return {name: dict(parser.items(name)) for name in parser.sections()}
 
 
-# `[profile` spelled otherwise than `[profile NAME]` with one space and a plain NAME, anywhere
-# (indented, it may be a header): botocore shlex-splits a header (quotes, two names), so only
-# the whole map tells what it names. Its literal `[` keeps the search fast.
-_SPELLINGS = rb"\[(?!profile [^\s\"'\\\]]+\])[^\S\n]*profile"
+# `[profile` (or `[services`) spelled otherwise than `[profile NAME]` with one space and a plain
+# NAME, anywhere (indented, it may be a header): botocore shlex-splits such a header (quotes, two
+# names), so only the whole map tells what it names. Its literal `[` keeps the search fast.
+_SPELLINGS = rb"\[(?!(?:profile|services) [^\s\"'\\\]]+\])[^\S\n]*(?:profile|services)"
 # A plain profile name: written `[profile NAME]`, it is NAME to botocore's shlex too.
 _PLAIN = r"[^\s\"'\\\]]+"
 
@@ -103,6 +103,7 @@ class _Sections(Mapping[str, Mapping[str, str]]):
         self._data = b""  # bytes: no decoding, or newline translation, of sections not read
         self._done: dict[str, dict[str, str] | None] = {}
         self._all: dict[str, dict[str, str]] | None = None
+        self._missing = False
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -111,7 +112,7 @@ class _Sections(Mapping[str, Mapping[str, str]]):
             self._data = data
             self._check()
         except FileNotFoundError:  # no file is no profiles, as botocore reads it
-            self._all = {}
+            self._all, self._missing = {}, True
         except (OSError, ValueError, _Ambiguous):  # unreadable, not UTF-8, ambiguous
             self._whole()
 
@@ -152,17 +153,29 @@ class _Sections(Mapping[str, Mapping[str, str]]):
             at = data.find(token, end)
         return found
 
-    def _find(self, name: str) -> int | None:
-        """Where the section of profile `name` starts (botocore's choice), or None."""
+    def _find(self, name: str, kind: str = "profile") -> int | None:
+        """Where the section botocore reads for profile `name` (or, with kind "services", for
+        the [services] section `name`) starts; None if there is none."""
         if not self._config:
             return self._header(f"[{name}]")
         if not re.fullmatch(_PLAIN, name):
             raise _Ambiguous
-        spelled = self._header(f"[profile {name}]")
-        if name != "default":
+        spelled = self._header(f"[{kind} {name}]")
+        if kind != "profile" or name != "default":
             return spelled
         bare = self._header("[default]")
         return bare if spelled is None or (bare is not None and bare > spelled) else spelled
+
+    def _end(self, start: int) -> int:
+        """Where the section starting at `start` ends: at the next line that is a header."""
+        data = self._data
+        end = data.find(b"\n[", start)
+        if end < 0:
+            return len(data)
+        eol = data.find(b"\n", end + 1)
+        if data.find(b"]", end + 3, len(data) if eol < 0 else eol) < 0:
+            raise _Ambiguous  # the next `[` line is no header: it may be part of this one
+        return end
 
     def _section(self, name: str) -> dict[str, str] | None:
         if self._all is None and name not in self._done:
@@ -178,13 +191,7 @@ class _Sections(Mapping[str, Mapping[str, str]]):
         start = self._find(name)
         if start is None:
             return None
-        data = self._data
-        end = data.find(b"\n[", start)
-        if end >= 0:
-            eol = data.find(b"\n", end + 1)
-            if data.find(b"]", end + 3, len(data) if eol < 0 else eol) < 0:
-                raise _Ambiguous  # the next `[` line is no header: it may be part of this one
-        text = data[start : end if end >= 0 else None].decode()
+        text = self._data[start : self._end(start)].decode()
         plain = _plain_section(text)
         if plain is not None:
             return plain
@@ -196,6 +203,28 @@ class _Sections(Mapping[str, Mapping[str, str]]):
         except configparser.Error:
             raise _Ambiguous from None  # botocore's error, from the whole file
         return dict(parser.items(parser.sections()[0]))
+
+    def excerpt(self, name: str, services: str | None = None) -> bytes | None:
+        """The sections botocore reads for profile `name` (in the config file, with the
+        [services] section `services`), byte for byte: alone in a file, botocore reads them as
+        it reads them in this one. None where only the whole file reads the same."""
+        if self._all is not None:
+            return b"" if self._missing else None
+        kinds = [(name, "profile")]
+        if services and self._config:
+            kinds.append((services, "services"))
+        text = b""
+        try:
+            for part, kind in kinds:
+                start = self._find(part, kind)
+                if start is not None:
+                    end = self._end(start)
+                    if not _reads_cleanly(self._data[start:end].decode()):
+                        return None  # botocore's error, naming the file, from the whole file
+                    text += self._data[start:end] + b"\n"
+        except (_Ambiguous, ValueError):
+            return None
+        return text
 
     def __getitem__(self, name: str) -> Mapping[str, str]:
         section = self._section(name)
@@ -211,6 +240,21 @@ class _Sections(Mapping[str, Mapping[str, str]]):
 
     def __len__(self) -> int:
         return len(self._whole())
+
+
+def _reads_cleanly(text: str) -> bool:
+    """Whether botocore reads this one section without an error, nested values included
+    (botocore.configloader: each of their lines must hold a `=`)."""
+    import configparser
+
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return False
+    values = [value for name in parser.sections() for _key, value in parser.items(name)]
+    nested = [line for value in values if value.startswith("\n") for line in value.splitlines()]
+    return all("=" in line for line in nested if line.strip())
 
 
 def _plain_section(text: str) -> dict[str, str] | None:
@@ -286,6 +330,16 @@ class AwsFiles(Record):
 
     def names(self) -> list[str]:
         return sorted(set(self.credentials) | set(self.config))
+
+    def excerpt(self, profile: str) -> tuple[bytes, bytes] | None:
+        """What botocore reads of each file for a session on `profile`, so that it need not
+        parse every profile: the profile's sections, and the [services] section it names.
+        None where that could read differently from the whole files."""
+        credentials, config = self.credentials, self.config
+        if not (isinstance(credentials, _Sections) and isinstance(config, _Sections)):
+            return None
+        texts = credentials.excerpt(profile), config.excerpt(profile, self.get(profile, "services"))
+        return None if texts[0] is None or texts[1] is None else (texts[0], texts[1])
 
 
 def names() -> list[str]:

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mfa_env import cache
-from mfa_env.config import SERIAL_RE, Role, Source, matches, no_credentials, unknown_profile
+from mfa_env.config import (
+    SERIAL_RE,
+    AwsFiles,
+    Role,
+    Source,
+    matches,
+    no_credentials,
+    unknown_profile,
+)
 from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, ConfigError
 from mfa_env.paths import config_file, home_path
@@ -93,11 +101,14 @@ def _settings(what: str) -> Iterator[None]:
 SERVICES = ("iam", "sts")
 
 
-def _botocore_session(profile: str | None = None) -> botocore.session.Session:
+def _botocore_session(
+    profile: str | None = None, excerpt: tuple[bytes, bytes] | None = None
+) -> botocore.session.Session:
     """A botocore session whose data loader lists only STS and IAM: botocore checks a service
     name against every service directory it ships (some 450, listed twice per client), which
     costs a new session tens of milliseconds. Through public API: a Loader subclass, given to
-    the session with register_component, searching the same data paths as botocore's own."""
+    the session with register_component, searching the same data paths as botocore's own.
+    With an excerpt of the AWS files (config.AwsFiles.excerpt), botocore reads that instead."""
     import botocore.session
     from botocore.loaders import Loader
 
@@ -106,6 +117,10 @@ def _botocore_session(profile: str | None = None) -> botocore.session.Session:
             return list(SERVICES)
 
     session = botocore.session.Session(profile=profile)
+    files = _in_memory(excerpt) if excerpt is not None else None
+    if files is not None:
+        session.set_config_variable("credentials_file", files[0])
+        session.set_config_variable("config_file", files[1])
     paths = session.get_config_variable("data_path")  # as botocore.loaders.create_loader
     extra = (
         [os.path.expanduser(os.path.expandvars(p)) for p in paths.split(os.pathsep)]
@@ -114,6 +129,31 @@ def _botocore_session(profile: str | None = None) -> botocore.session.Session:
     )
     session.register_component("data_loader", _Loader(extra_search_paths=extra))
     return session
+
+
+def _in_memory(texts: tuple[bytes, bytes]) -> tuple[str, str] | None:
+    """Paths of in-memory files holding `texts`, for botocore to read in place of the AWS files:
+    with thousands of profiles, parsing them all costs a new session seconds. Linux memfds, so
+    no key touches a disk; elsewhere (no memfd, no /proc) None, and botocore reads the files.
+    They stay open for the process's life, closed on exec: botocore reads them when it likes."""
+    create = getattr(os, "memfd_create", None)
+    if create is None:
+        return None
+    fds: list[int] = []
+    try:
+        for text in texts:
+            fds.append(create("mfa-env-aws-file", os.MFD_CLOEXEC))
+            view = memoryview(text)
+            while view:
+                view = view[os.write(fds[-1], view) :]
+        paths = [f"/proc/self/fd/{fd}" for fd in fds]
+        if all(os.path.isfile(path) for path in paths):
+            return paths[0], paths[1]
+    except OSError:
+        pass
+    for fd in fds:
+        os.close(fd)
+    return None
 
 
 def on_session(creds: Credentials, region: str | None, deadline: float = CALL_DEADLINE) -> Aws:
@@ -171,7 +211,8 @@ def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE)
         else:
             # An explicit profile makes botocore skip the environment provider, so a stale
             # AWS_SESSION_TOKEN in the environment is never mixed in.
-            session = _botocore_session(profile=source.profile)
+            excerpt = AwsFiles.load().excerpt(source.profile)
+            session = _botocore_session(profile=source.profile, excerpt=excerpt)
             resolver = session.get_component("credential_provider")
             # The container and instance-metadata providers only ever hand out temporary
             # credentials, which cannot be a source; asking them costs seconds off EC2.

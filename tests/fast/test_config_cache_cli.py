@@ -480,3 +480,71 @@ def test_indented_key_lines_leave_the_section_too(isolate):
     # The marks take the keys' indentation: deeper, they would continue the value before them.
     kept = "  mfa_env_keys = keyring\n  region = eu-west-1\n# end\n"
     assert text == "[a]\nregion = x\n[default]\n" + kept
+
+
+def _botocore_view(profile: str, credentials: str, aws_config: str) -> object:
+    """What botocore reads for a session on `profile`: its settings, and its [services]."""
+    import botocore.exceptions
+    import botocore.session
+
+    session = botocore.session.Session(profile=profile)
+    session.set_config_variable("credentials_file", credentials)
+    session.set_config_variable("config_file", aws_config)
+    try:
+        scoped = session.get_scoped_config()
+    except (botocore.exceptions.ProfileNotFound, botocore.exceptions.ConfigParseError):
+        return None
+    return scoped, session.full_config.get("services", {}).get(scoped.get("services"))
+
+
+# Whole sections, mostly well formed, so that botocore reads most of the files it is given.
+HEADERS = st.sampled_from(
+    [
+        "[default]", "[profile default]", "[a]", "[profile a]", "[b]", "[profile b]",
+        "[services s]", "[services t]", "[services  s]", '[services "s"]', "[DEFAULT]",
+        '[profile "a"]', "  [a]", "[a] junk", "[profile a] ; c",
+        *["[default]", "[profile a]", "[a]", "[b]", "[services s]"] * 4,
+    ]
+)  # fmt: skip
+BODY = st.sampled_from(
+    [
+        "region = eu-west-1", "Region = us-east-1", "services = s", "services = t", "sts =",
+        "  endpoint_url = http://127.0.0.1:1", "iam =", "  region = x", "s3 =", "  garbage",
+        *["region = eu-west-1", "services = s", "sts =", "  endpoint_url = http://127.0.0.1:1"] * 5,
+        "aws_access_key_id = AKIA1", "aws_secret_access_key = s", "# c", "", "x: y", "k = v = w",
+    ]
+)  # fmt: skip
+SECTIONS = st.lists(
+    st.tuples(HEADERS, st.lists(BODY, max_size=4)), max_size=5, unique_by=lambda s: s[0]
+).map(lambda sections: [line for header, body in sections for line in (header, *body)])
+
+
+@settings(max_examples=50, deadline=None)
+@given(SECTIONS, SECTIONS)
+@example(["[profile a]", "services = s", "[services s]", "sts =", "  endpoint_url = x"], ["[a]"])
+def test_botocore_reads_an_excerpt_as_it_reads_the_whole_files(
+    tmp_path_factory, config_lines, credentials_lines
+):
+    """A new session hands botocore only the sections it needs (sts._in_memory): it must read
+    them exactly as it reads the whole files."""
+    from mfa_env import sts
+
+    home = tmp_path_factory.mktemp("aws")
+    paths = (str(home / "credentials"), str(home / "config"))
+    for path, lines in zip(paths, (credentials_lines, config_lines), strict=True):
+        Path(path).write_text("\n".join(lines) + "\n")
+    for profile in ("default", "a", "b"):
+        whole = _botocore_view(profile, *paths)
+        if whole is None:
+            continue  # botocore refuses the files, or there is no such profile
+        files = config.AwsFiles(config._Sections(paths[0], False), config._Sections(paths[1], True))
+        excerpt = files.excerpt(profile)
+        if excerpt is None:
+            continue  # botocore reads the whole files
+        in_memory = sts._in_memory(excerpt)
+        assert in_memory is not None
+        try:
+            assert _botocore_view(profile, *in_memory) == whole
+        finally:
+            for path in in_memory:
+                os.close(int(path.rsplit("/", 1)[1]))
