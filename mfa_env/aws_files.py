@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import configparser
 import contextlib
+import dataclasses
 import fcntl
 import functools
 import gc
@@ -313,16 +314,43 @@ def _edited(text: str, name: str, entries: dict[str, str], shown: str, verify: b
     edit is not read back (check_profile: its placeholder session is never written)."""
     lines = _LINE.findall(text)
     before = _parse(lines, shown)
+    first, stop = _window(lines, name, before) if "[DEFAULT]" not in text else (0, len(lines))
+    whole = (first, stop) == (0, len(lines))
     # _parse refused repeated sections (botocore's parser is strict), so there is at most one.
-    section = next((s for s in _sections_of(text) if s.name == name), None)
+    found = _sections_of(text) if whole else _sections(lines[first:stop])
+    section = next((s for s in found if s.name == name), None)
     if section is None:
         new_lines = _appended(lines, name, entries)
     else:
+        section = dataclasses.replace(section, start=section.start + first, end=section.end + first)
         _check_overwrite(section, before, shown)
         new_lines = _replaced(lines, section, entries)
     if verify:
-        _check_result(before, new_lines, name, entries, shown)
+        # The window alone, read before and after, tells what the edit changes: outside it
+        # the lines are the same, and so is configparser's state where they start.
+        window = before if whole else _parse(lines[first:stop], shown)
+        after = new_lines[first : len(new_lines) - (len(lines) - stop)]
+        _check_result(window, after, name, entries, shown)
     return "".join(new_lines)
+
+
+def _window(lines: list[str], name: str, parsed: configparser.RawConfigParser) -> tuple[int, int]:
+    """The lines an edit of [name] can read differently: from its header to the next header at
+    the start of a line (none there is a value's continuation, so configparser's state is the
+    same there whatever came before), or the end, where a new [name] goes. The whole file where
+    [name]'s header is indented: then what came before decides whether it is one."""
+    if not parsed.has_section(name):
+        return len(lines), len(lines)
+    headers = [
+        index
+        for index, line in enumerate(lines)
+        if line.startswith("[") and parsed.SECTCRE.match(line.strip())
+    ]
+    for at, index in enumerate(headers):
+        match = parsed.SECTCRE.match(lines[index].strip())
+        if match is not None and match.group("header") == name:
+            return index, headers[at + 1] if at + 1 < len(headers) else len(lines)
+    return 0, len(lines)
 
 
 def _parse(lines: list[str], shown: str) -> configparser.RawConfigParser:

@@ -665,3 +665,35 @@ def test_overwrites_a_temporary_or_own_section_in_place(tmp_path: Path, section:
     assert path.read_text() == before + "[mfa]\n" + body() + after
     assert "aws_security_token" not in path.read_text()
     assert botocore_reads(path, NAME) == expected()
+
+
+# An edit is checked on the lines from [NAME]'s header to the next header at the start of a line
+# (aws_files._window); the layouts that decide whether that is enough, read both ways.
+WINDOW_LINES = st.sampled_from(
+    [
+        f"[{NAME}]", "[other]", "  [other]", f"\t[{NAME}]", f"[{NAME}] # n", "[DEFAULT]", "[x]",
+        "aws_session_token = t", "aws_access_key_id = a", "managed_by = mfa-env", "region = r",
+        "  continued", "  [x]", "", "   ", "# c", "  # c", "k =", "  n = v", f"[{NAME}", "x:y",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=150, database=None, deadline=None)
+@given(st.lists(WINDOW_LINES, max_size=12), st.sampled_from(("\n", "\r\n")))
+def test_an_edit_checked_on_its_window_is_decided_as_on_the_whole_file(
+    lines: list[str], eol: str
+) -> None:
+    text = eol.join(lines) + eol
+    entries = aws_files._entries(CREDS, "f")
+
+    def edited() -> str:
+        aws_files._parse_text.cache_clear()
+        aws_files._sections_of.cache_clear()
+        try:
+            return aws_files._edited(text, NAME, dict(entries), "f")
+        except CredentialsFileError:
+            return "refused"
+
+    by_window = edited()
+    with mock.patch.object(aws_files, "_window", lambda lines, _name, _parsed: (0, len(lines))):
+        assert edited() == by_window
