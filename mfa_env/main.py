@@ -3,9 +3,10 @@ imported (click is a third of a cached run); everything else goes to the click c
 
 Served: `[USER]` with `-p/--profile`, `-s/--shell`, `-f/--format` and `--min-ttl`, in any order,
 each at most once, and `--status [--brief]`. Anything else (a code, another option, a repeated
-one, a value click might read differently, `--`, the keyring cache), and any run that is not a
-cache hit or fails, goes to mfa_env.cli before a byte is printed: the command decides as it
-always did. Both print through mfa_env.deliver, and a test runs every served shape both ways.
+one, a value click might read differently, `--`, the keyring cache, Tab completion), and any
+run that is not a cache hit or fails, goes to mfa_env.cli before a byte is printed: the command
+decides as it always did. Both print through mfa_env.deliver, and a test runs every served
+shape both ways.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def parse(argv: list[str]) -> dict[str, str] | None:
 def serve(argv: list[str]) -> bool:
     """Serve a cache hit and return True, or print nothing and return False."""
     given = parse(argv)
-    if given is None:
+    if given is None or "_MFA_ENV_COMPLETE" in os.environ:  # Tab completion is click's
         return False
     now = datetime.now(timezone.utc)
     if "status" in given:

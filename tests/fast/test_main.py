@@ -141,6 +141,7 @@ LEFT = [
     (["-s", "bash", "--min-ttl", "30000"], {}),  # six hours left is not enough: a miss
     (["-s", "bash"], {"AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "x"}),
     ([], {"MFA_ENV_SHELL": "klingon"}),
+    ([], {"_MFA_ENV_COMPLETE": "bash_complete", "COMP_WORDS": "mfa-env -", "COMP_CWORD": "1"}),
 ]
 
 
