@@ -151,6 +151,46 @@ print(serial)
     return done.stdout.decode().strip()
 
 
+def _cpu() -> str:
+    """The processor's model name, where the system says it."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return " ".join(line.split(":", 1)[1].split())
+    return platform.processor() or "unknown processor"
+
+
+def _side_by_side(medians: dict[str, float]) -> list[str]:
+    """Each path with more profiles against itself with few, and a new session against the
+    bare scripts: ratios of medians from the same rounds."""
+    hit, new, write = (
+        medians["mfa-env USER, cache hit, --shell bash"],
+        medians["mfa-env USER CODE, new session (--no-cache)"],
+        medians["-w NAME, cache hit"],
+    )
+    rows = [
+        "Each path with more profiles in the AWS files, against itself without them:",
+        "",
+        "| path | 1,000 more profiles | 10,000 more profiles |",
+        "| --- | --- | --- |",
+    ]
+    for label, base, case in (
+        ("cache hit", hit, "cache hit"),
+        ("new session", new, "new session (--no-cache)"),
+        ("`-w NAME`", write, "-w NAME"),
+    ):
+        ratios = [medians[f"{case}, {n:,} more profiles"] / base for n in (1000, 10000)]
+        rows.append(f"| {label} | {ratios[0]:.2f}x | {ratios[1]:.2f}x |")
+    bare = medians["bare boto3 GetSessionToken script"]
+    core = medians["bare botocore GetSessionToken script"]
+    rows += [
+        "",
+        f"A new session: {new / bare:.2f}x the bare boto3 script, {new / core:.2f}x the bare "
+        "botocore script.",
+    ]
+    return rows
+
+
 def _write_readme(table: str) -> None:
     readme = ROOT / "README.md"
     start, end = "<!-- benchmark:start -->\n", "<!-- benchmark:end -->\n"
@@ -306,8 +346,8 @@ def main() -> None:
                 ),
             ]
         lines = [
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}; "
+            f"Machine: {_cpu()}, {platform.machine()}, {os.cpu_count()} cores, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
             f"{args.runs} rounds of every case, after 2 warm-up runs.",
             "",
             "| case | median | p10-p90 | vs floor | peak RSS |",
@@ -315,11 +355,24 @@ def main() -> None:
         ]
         print("\n".join(lines), flush=True)
         floor = None
+        medians: dict[str, float] = {}
         for (name, *run), samples in zip(cases, _time_all(cases, args.runs), strict=True):
             lines.append(_row(name, samples, floor, _peak_rss(*run)))
             print(lines[-1], flush=True)
+            medians[name] = statistics.median(samples)
             if floor is None:
-                floor = statistics.median(samples)
+                floor = medians[name]
+        lines += ["", *_side_by_side(medians)]
+        print("\n".join(lines[-10:]), flush=True)
+        big = {**env, "HOME": str(_scaled(home, 50000))}
+        argv = [mfa_env, "bench", "-s", "bash", "-w", "w"]
+        once = statistics.median(_once(argv, big, b"") for _ in range(3))
+        lines += [
+            "",
+            f"`-w NAME` with 50,000 more profiles: {once / 1000:.2f} s (median of 3), inside the "
+            "credentials file lock's 10-second timeout.",
+        ]
+        print(lines[-1], flush=True)
         together = [_concurrent([mfa_env, "bench", "--shell", "bash"], env, 50) for _ in range(5)]
         lines += [
             "",

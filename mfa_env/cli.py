@@ -1,5 +1,6 @@
-"""The click command: parse into Options, resolve, ask the session engine, print once. The only
-module that prints or exits; how a session is had lives in mfa_env.session."""
+"""The click command: parse into Options, resolve, ask the session engine, print once, through
+mfa_env.deliver. How a session is had lives in mfa_env.session; a cache hit of the common shapes
+is served before this module is imported (mfa_env.main)."""
 
 # No `from __future__ import annotations`: NamedTuple would compile each annotation string.
 
