@@ -156,6 +156,8 @@ class _Sections(Mapping[str, Mapping[str, str]]):
     def _find(self, name: str, kind: str = "profile") -> int | None:
         """Where the section botocore reads for profile `name` (or, with kind "services", for
         the [services] section `name`) starts; None if there is none."""
+        if not name or "\n" in name:  # no header line names it; the whole file tells
+            raise _Ambiguous
         if not self._config:
             return self._header(f"[{name}]")
         if not re.fullmatch(_PLAIN, name):

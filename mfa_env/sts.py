@@ -101,14 +101,12 @@ def _settings(what: str) -> Iterator[None]:
 SERVICES = ("iam", "sts")
 
 
-def _botocore_session(
-    profile: str | None = None, excerpt: tuple[bytes, bytes] | None = None
-) -> botocore.session.Session:
+def _botocore_session(profile: str | None = None) -> botocore.session.Session:
     """A botocore session whose data loader lists only STS and IAM: botocore checks a service
     name against every service directory it ships (some 450, listed twice per client), which
     costs a new session tens of milliseconds. Through public API: a Loader subclass, given to
     the session with register_component, searching the same data paths as botocore's own.
-    With an excerpt of the AWS files (config.AwsFiles.excerpt), botocore reads that instead."""
+    botocore reads an excerpt of the AWS files, where one reads as the whole files would."""
     import botocore.session
     from botocore.loaders import Loader
 
@@ -117,6 +115,7 @@ def _botocore_session(
             return list(SERVICES)
 
     session = botocore.session.Session(profile=profile)
+    excerpt = _excerpt(profile)
     files = _in_memory(excerpt) if excerpt is not None else None
     if files is not None:
         session.set_config_variable("credentials_file", files[0])
@@ -129,6 +128,18 @@ def _botocore_session(
     )
     session.register_component("data_loader", _Loader(extra_search_paths=extra))
     return session
+
+
+def _excerpt(profile: str | None) -> tuple[bytes, bytes] | None:
+    """The sections of the AWS files that a botocore session on `profile` reads. Without one,
+    botocore takes AWS_DEFAULT_PROFILE, then AWS_PROFILE (even empty), else [default]."""
+    if profile is None:
+        names = ("AWS_DEFAULT_PROFILE", "AWS_PROFILE")
+        profile = next((os.environ[name] for name in names if name in os.environ), "default")
+    try:
+        return AwsFiles.load().excerpt(profile)
+    except ConfigError:  # botocore says what is wrong with the files, as it reads them
+        return None
 
 
 def _in_memory(texts: tuple[bytes, bytes]) -> tuple[str, str] | None:
@@ -211,8 +222,7 @@ def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE)
         else:
             # An explicit profile makes botocore skip the environment provider, so a stale
             # AWS_SESSION_TOKEN in the environment is never mixed in.
-            excerpt = AwsFiles.load().excerpt(source.profile)
-            session = _botocore_session(profile=source.profile, excerpt=excerpt)
+            session = _botocore_session(profile=source.profile)
             resolver = session.get_component("credential_provider")
             # The container and instance-metadata providers only ever hand out temporary
             # credentials, which cannot be a source; asking them costs seconds off EC2.

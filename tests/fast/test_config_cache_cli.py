@@ -411,7 +411,7 @@ def test_mfa_env_cache_takes_file_or_keyring(isolate):
 
 # -- the AWS files, read a section at a time, read as botocore reads them whole ---------------
 
-NAMES = ["default", "a", "b", "profile a", "DEFAULT"]
+NAMES = ["default", "a", "b", "profile a", "DEFAULT", "", "a\nb", "a]b"]
 LINES = st.sampled_from(
     [
         *[f"[{n}]" for n in NAMES],
@@ -422,7 +422,7 @@ LINES = st.sampled_from(
         "[profile a] junk", "  [profile a]", "[default] ; c", "[[a]", "[DEFAULT] x",
         '  [profile "a"]', "x = [profile 'b']", "[profile a]\r", "[b]\r\nx = 2", "[profile a\xa0]",
         "\xa0[profile 'a']", "s\xe9 = \u2028", "k = v = w", "k:v=w", "  # c", "= x", "k =",
-        "K\t= 1 ", "a b = 1", "x\x0b= y\x1c",
+        "K\t= 1 ", "a b = 1", "x\x0b= y\x1c", "[a", "b] = 1", "[a]b]",
         "region = eu-west-1", "aws_access_key_id = AKIA1", "Region=us-east-1", "x: y",
         "  continued", "\tcontinued = too", "# comment", "; comment", "", "   ", "garbage",
     ]
