@@ -18,9 +18,10 @@ else:
             if not bases:  # Record itself
                 return super().__new__(cls, name, bases, namespace)
             fields = list(namespace.get("__annotations__", {}))
-            defaults = [namespace.pop(field) for field in fields if field in namespace]
-            if any(field in namespace for field in fields[len(fields) - len(defaults) :]):
+            given = [field for field in fields if field in namespace]
+            if given != fields[len(fields) - len(given) :]:
                 raise TypeError(f"{name}: a field without a default follows one with a default")
+            defaults = [namespace.pop(field) for field in given]
             base = namedtuple(name, fields, defaults=defaults, module=namespace["__module__"])
             namespace.pop("__annotations__", None)
             return type(name, (base,), {"__slots__": (), **namespace})

@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mfa_env import cache, cli, config, paths
+from mfa_env.credentials import Credentials
 from mfa_env.errors import ConfigError, UsageError
 from tests.fast.stubs import NOW, SERIAL, creds
 from tests.helpers import FORBIDDEN
@@ -548,3 +549,41 @@ def test_botocore_reads_an_excerpt_as_it_reads_the_whole_files(
         finally:
             for path in in_memory:
                 os.close(int(path.rsplit("/", 1)[1]))
+
+
+# -- the records of the cached path: no typing, no dataclasses, the same guarantees --------------
+
+
+def test_credentials_are_frozen_and_never_show_a_secret():
+    moment = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=8)))
+    creds = Credentials("AKIDX", "the-secret", "the-token", moment, "arn:x")
+    assert creds.expiration.utcoffset() == timedelta(0)  # kept in UTC
+    with pytest.raises(AttributeError):
+        creds.session_token = "other"
+    assert "the-secret" not in repr(creds)
+    assert "the-token" not in repr(creds)
+    later = creds.issued_at(moment - HOUR)
+    assert later.length() == 3600
+    assert later != creds
+    assert later == Credentials("AKIDX", "the-secret", "the-token", moment, "arn:x", moment - HOUR)
+    assert len({later, creds}) == 2
+    with pytest.raises(ValueError, match="naive"):
+        Credentials("A", "s", "t", datetime(2030, 1, 1))
+
+
+def test_a_source_never_shows_its_secret_and_records_keep_tuple_manners():
+    source = config.Source("p", "AKIA", "the-secret")
+    assert "the-secret" not in repr(source)
+    assert source._replace(profile="q").profile == "q"
+    assert source == config.Source("p", "AKIA", "the-secret")
+    assert config.Inputs._fields[:2] == ("profile", "user")
+
+
+def test_a_record_refuses_a_field_without_a_default_after_one_with():
+    from mfa_env.record import Record
+
+    with pytest.raises(TypeError, match="without a default"):
+
+        class Bad(Record):
+            first: int = 1
+            second: int
