@@ -13,7 +13,16 @@ import click
 
 from mfa_env import __version__, config, shells, usage
 from mfa_env.credentials import Credentials
-from mfa_env.deliver import SESSION_MARKER, fail, hand_out, output_for, say, status, unset
+from mfa_env.deliver import (
+    SESSION_MARKER,
+    fail,
+    hand_out,
+    output_for,
+    say,
+    status,
+    stdout_is_a_terminal,
+    unset,
+)
 from mfa_env.errors import MfaEnvError, UsageError
 from mfa_env.paths import home_path
 
@@ -133,10 +142,10 @@ def cli(ctx: click.Context, **params: Any) -> None:
 def run(options: Options) -> None:
     """One invocation: work everything out, then print once."""
     now = datetime.now(timezone.utc)
-    output = None if sys.stdout.isatty() else shells.POSIX_OUTPUT
+    output = None if stdout_is_a_terminal() else shells.POSIX_OUTPUT
     try:
         if options.status:  # a report on stderr: no statements, so no shell to detect
-            return status(now, options.brief)
+            status(now, options.brief)
         if options.store_keys:  # no statements either
             from mfa_env import keys, prompt
 
@@ -206,4 +215,4 @@ def main(argv: "list[str] | None" = None) -> None:
         fail("cancelled", 1, None)
     except click.ClickException as exc:  # a usage error: before run() knows the shell
         message = f"{exc.format_message()} (see mfa-env --help)"
-        fail(message, exc.exit_code, None if sys.stdout.isatty() else shells.POSIX_OUTPUT)
+        fail(message, exc.exit_code, None if stdout_is_a_terminal() else shells.POSIX_OUTPUT)

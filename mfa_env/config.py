@@ -340,6 +340,8 @@ class AwsFiles(Record):
         credentials, config = self.credentials, self.config
         if not (isinstance(credentials, _Sections) and isinstance(config, _Sections)):
             return None
+        if self.get(profile, "sso_session"):  # it names an [sso-session] too: botocore's words
+            return None
         texts = credentials.excerpt(profile), config.excerpt(profile, self.get(profile, "services"))
         return None if texts[0] is None or texts[1] is None else (texts[0], texts[1])
 

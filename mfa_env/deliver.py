@@ -6,6 +6,8 @@ the cache-hit path that runs before click is imported (mfa_env.main), so both pr
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import os
 import sys
 from datetime import datetime
@@ -16,6 +18,8 @@ from mfa_env.errors import MfaEnvError, UsageError, printable
 from mfa_env.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import NoReturn, TextIO
+
     from mfa_env.config import Settings
     from mfa_env.session import Outcome
 
@@ -24,18 +28,46 @@ SESSION_MARKER = "MFA_ENV_SESSION"  # an exec-mode child's: names the session, r
 
 def say(message: str) -> None:
     """Every stderr line passes here: outside text in it is shown with its controls escaped."""
-    sys.stderr.write(f"mfa-env: {printable(message)}\n")
-    sys.stderr.flush()
+    _write(sys.stderr, f"mfa-env: {printable(message)}\n")
 
 
-def _stdout(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+def _write(stream: TextIO | None, text: str) -> None:
+    """Write and flush, as click.echo did: nothing when the stream is closed (`2>&-`), and UTF-8
+    where Python chose ASCII (PYTHONIOENCODING=ascii), so a non-ASCII name is not an error."""
+    if stream is None:
+        return
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None and codecs.lookup(stream.encoding or "utf-8").name == "ascii":
+        stream.flush()
+        buffer.write(text.encode())
+        buffer.flush()
+    else:
+        stream.write(text)
+        stream.flush()
+
+
+def cancelled() -> NoReturn:
+    """Ctrl-C: a line break (^C sits where the cursor was), then the one line."""
+    _write(sys.stderr, "\n")
+    fail("cancelled", 1, None)
+
+
+def silence() -> None:
+    """After a broken pipe: what Python would flush at exit goes nowhere, with no traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(devnull, stream.fileno())
+
+
+def stdout_is_a_terminal() -> bool:
+    return sys.stdout is not None and sys.stdout.isatty()
 
 
 def output_for(fmt: str, shell_name: str | None, exec_mode: bool) -> tuple[shells.Output, str]:
     """What stdout will carry, and a hint for stderr ("" for none) when the shell is a guess."""
-    tty = sys.stdout.isatty()
+    tty = stdout_is_a_terminal()
     if exec_mode:  # stdout belongs to the command: no statements, no shell to detect
         return shells.Output("exec", shells.lookup("sh"), tty), ""
     detected = shells.detect(shell_name or os.environ.get("MFA_ENV_SHELL"))
@@ -55,7 +87,7 @@ def render(output: shells.Output, creds: Credentials, settings: Settings) -> str
 def emit(output: shells.Output, text: str, summary: str, usage: str | None) -> None:
     say(summary)
     if not output.tty:
-        _stdout(text)
+        _write(sys.stdout, text)
     elif usage:  # the user forgot eval: no secret on the screen, and how to use it
         say(f"stdout is a terminal, so nothing was printed; run it as: {usage}")
 
@@ -97,13 +129,12 @@ def unset(output: shells.Output, hint: str) -> None:
     emit(output, text, "statements that end the session in this shell", output.usage("--unset"))
 
 
-def status(now: datetime, brief: bool) -> None:
+def status(now: datetime, brief: bool) -> NoReturn:
     ok, report = describe_status(os.environ, now, brief)
     if not brief:
         say(report)
     elif report:  # for a prompt: no prefix, and nothing at all without a session
-        sys.stderr.write(printable(report) + "\n")
-        sys.stderr.flush()
+        _write(sys.stderr, printable(report) + "\n")
     sys.exit(0 if ok else 1)
 
 
@@ -114,8 +145,6 @@ def execute(argv: tuple[str, ...], creds: Credentials, settings: Settings, summa
     marker = settings.role.arn if settings.role else settings.source.profile or "environment keys"
     env = creds.child_env(os.environ, settings.region, {SESSION_MARKER: marker})
     say(f"{summary}; running {argv[0]}")
-    sys.stdout.flush()
-    sys.stderr.flush()
     # What Python changed: it ignores SIGPIPE and SIGXFSZ (exec passes that on, and `yes | head
     # -1` would never end) and handles SIGINT. What we inherited (nohup's SIGHUP) stays.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -128,9 +157,9 @@ def execute(argv: tuple[str, ...], creds: Credentials, settings: Settings, summa
         raise MfaEnvError(f"cannot run {argv[0]!r}: {exc.strerror}") from None
 
 
-def fail(message: str, code: int, output: shells.Output | None) -> None:
+def fail(message: str, code: int, output: shells.Output | None) -> NoReturn:
     """The one place a failure is printed: one line on stderr, at most a failing statement."""
     say(f"error: {message or 'failed'}")  # one line: say escapes any break in it
     if output is not None and output.fail_statement():
-        _stdout(output.fail_statement())
+        _write(sys.stdout, output.fail_statement())
     sys.exit(code)

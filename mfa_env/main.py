@@ -80,6 +80,7 @@ def parse(argv: list[str]) -> dict[str, str] | None:
         and given.get("fmt", "shell") in _FORMATS
         and given.get("min_ttl", "0").isascii()
         and given.get("min_ttl", "0").isdigit()
+        and len(given.get("min_ttl", "0")) <= 9  # past int()'s 4,300 digits click says why
         and not given.get("args", "x").isdigit()  # a code, or a numeric user: click's
     )
     return given if valid else None
@@ -112,8 +113,16 @@ def serve(argv: list[str]) -> bool:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    if not serve(sys.argv[1:]):
+    """Console-script entry point. Ctrl-C and a closed pipe end a served run as click ends the
+    command (click.Command.main): "cancelled" after a line break, or quietly, with status 1."""
+    try:
+        served = serve(sys.argv[1:])
+    except (KeyboardInterrupt, EOFError):
+        deliver.cancelled()
+    except BrokenPipeError:
+        deliver.silence()
+        sys.exit(1)
+    if not served:
         from mfa_env import cli
 
         cli.main()

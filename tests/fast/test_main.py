@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mfa_env import cache, cli, main
+from mfa_env import cache, cli, deliver, main
 from tests.fast.stubs import ROLE, SERIAL
 
 KEY = "AKIADEFAULT000000000"
@@ -90,6 +90,7 @@ SERVED = [
     (["-s", "bash"], {"AWS_REGION": "ap-south-1"}),
     (["-p", "work", "-s", "sh"], {"AWS_DEFAULT_REGION": "ap-south-1"}),
     (["-s", "bash"], {"MFA_ENV_CACHE": "file"}),
+    (["-p", "work", "-s", "bash"], {"AWS_PROFILE": "x\x1b[1my"}),  # kept as it is, escape and all
     (["--status"], {}),
     (["--status"], LIVE),
     (["--status", "--brief"], LIVE),
@@ -127,6 +128,7 @@ LEFT = [
     (["-w", "x", "-s", "bash"], {}),
     (["--min-ttl", "1_0"], {}),
     (["--min-ttl", "-1"], {}),
+    (["--min-ttl", "1" * 4301], {}),  # past int()'s limit: click's error, not a traceback
     (["-f", "JSON"], {}),
     (["--status=1"], {}),
     (["--brief"], {}),
@@ -157,3 +159,43 @@ def test_main_hands_a_miss_to_click(primed, monkeypatch, capfd):
     monkeypatch.setattr("sys.argv", ["mfa-env", "--version"])
     main.main()
     assert capfd.readouterr().out.startswith("mfa-env ")
+
+
+def test_a_closed_stderr_still_gets_the_statements_out(primed, monkeypatch, capfd):
+    monkeypatch.setattr("sys.stderr", None)  # eval "$(mfa-env -s bash 2>&-)"
+    assert main.serve(["-s", "bash"]) is True
+    assert "export AWS_SESSION_TOKEN='tok'" in capfd.readouterr().out
+
+
+def test_an_ascii_stream_gets_utf8_as_click_gave_it():
+    import io
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii")
+    deliver._write(stream, "caf\u00e9\n")
+    assert raw.getvalue() == "caf\u00e9\n".encode()
+
+
+def test_ctrl_c_while_serving_is_one_line_and_status_1(monkeypatch, capfd):
+    def interrupted(_argv: list[str]) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(main, "serve", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        main.main()
+    assert exit_.value.code == 1
+    assert capfd.readouterr() == ("", "\nmfa-env: error: cancelled\n")
+
+
+def test_a_closed_pipe_while_serving_ends_quietly_with_status_1(monkeypatch, capfd):
+    silenced = []
+
+    def broken(_argv: list[str]) -> bool:
+        raise BrokenPipeError
+
+    monkeypatch.setattr(main, "serve", broken)
+    monkeypatch.setattr(deliver, "silence", lambda: silenced.append(True))
+    with pytest.raises(SystemExit) as exit_:
+        main.main()
+    assert (exit_.value.code, silenced) == (1, [True])
+    assert capfd.readouterr() == ("", "")
