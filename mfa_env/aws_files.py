@@ -31,6 +31,7 @@ import dataclasses
 import fcntl
 import functools
 import gc
+import io
 import os
 import re
 import stat
@@ -312,9 +313,9 @@ def _decoded(data: bytes, shown: str) -> str:
 def _edited(text: str, name: str, entries: dict[str, str], shown: str, verify: bool = True) -> str:
     """`text` with [name] holding `entries`; every other line as it was. Without `verify`, the
     edit is not read back (check_profile: its placeholder session is never written)."""
-    lines = _LINE.findall(text)
+    lines = list(_lines_of(text))
     before = _parse(lines, shown)
-    first, stop = _window(lines, name, before) if "[DEFAULT]" not in text else (0, len(lines))
+    first, stop = _window(text, name, before) if "[DEFAULT]" not in text else (0, len(lines))
     whole = (first, stop) == (0, len(lines))
     # _parse refused repeated sections (botocore's parser is strict), so there is at most one.
     found = _sections_of(text) if whole else _sections(lines[first:stop])
@@ -334,18 +335,33 @@ def _edited(text: str, name: str, entries: dict[str, str], shown: str, verify: b
     return "".join(new_lines)
 
 
-def _window(lines: list[str], name: str, parsed: configparser.RawConfigParser) -> tuple[int, int]:
+@functools.lru_cache(maxsize=2)
+def _lines_of(text: str) -> tuple[str, ...]:
+    """The lines of a file's text, each with its ending; found once for check_profile and
+    write_profile alike."""
+    return tuple(_LINE.findall(text))
+
+
+@functools.lru_cache(maxsize=2)
+def _headers_of(text: str) -> tuple[int, ...]:
+    """The lines that are headers at the start of a line: none of those continues a value."""
+    sectcre = configparser.RawConfigParser.SECTCRE
+    return tuple(
+        index
+        for index, line in enumerate(_lines_of(text))
+        if line.startswith("[") and sectcre.match(line.strip())
+    )
+
+
+def _window(text: str, name: str, parsed: configparser.RawConfigParser) -> tuple[int, int]:
     """The lines an edit of [name] can read differently: from its header to the next header at
     the start of a line (none there is a value's continuation, so configparser's state is the
     same there whatever came before), or the end, where a new [name] goes. The whole file where
     [name]'s header is indented: then what came before decides whether it is one."""
+    lines = _lines_of(text)
     if not parsed.has_section(name):
         return len(lines), len(lines)
-    headers = [
-        index
-        for index, line in enumerate(lines)
-        if line.startswith("[") and parsed.SECTCRE.match(line.strip())
-    ]
+    headers = _headers_of(text)
     for at, index in enumerate(headers):
         match = parsed.SECTCRE.match(lines[index].strip())
         if match is not None and match.group("header") == name:
@@ -364,7 +380,6 @@ def _parse(lines: list[str], shown: str) -> configparser.RawConfigParser:
 
 @functools.lru_cache(maxsize=4)
 def _parse_text(text: str, shown: str) -> configparser.RawConfigParser:
-    lines = _LINE.findall(text)
     # The defaults, as in botocore's raw_config_parse: strict (no repeated section or key), no
     # inline comments, blank lines allowed inside values.
     parser = configparser.RawConfigParser()
@@ -374,8 +389,8 @@ def _parse_text(text: str, shown: str) -> configparser.RawConfigParser:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        # Text mode hands configparser every line ending in "\n", whatever the file used.
-        parser.read_file((line.rstrip("\r\n") + "\n" for line in lines), source=shown)
+        # As text mode hands configparser the lines: universal newlines, each ending in "\n".
+        parser.read_file(io.StringIO(text, newline=None), source=shown)
     except configparser.DuplicateSectionError as error:
         problem = f"has [{error.section}] more than once (line {error.lineno})"
     except configparser.DuplicateOptionError as error:
@@ -418,7 +433,7 @@ def _nested_problem(parser: configparser.RawConfigParser) -> str:
 @functools.lru_cache(maxsize=2)
 def _sections_of(text: str) -> tuple[_Section, ...]:
     """_sections of a file's text, found once for check_profile and write_profile alike."""
-    return tuple(_sections(_LINE.findall(text)))
+    return tuple(_sections(list(_lines_of(text))))
 
 
 def _sections(lines: list[str]) -> list[_Section]:

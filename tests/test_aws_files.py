@@ -687,13 +687,17 @@ def test_an_edit_checked_on_its_window_is_decided_as_on_the_whole_file(
     entries = aws_files._entries(CREDS, "f")
 
     def edited() -> str:
-        aws_files._parse_text.cache_clear()
-        aws_files._sections_of.cache_clear()
+        for cached in (aws_files._parse_text, aws_files._sections_of, aws_files._lines_of):
+            cached.cache_clear()
         try:
             return aws_files._edited(text, NAME, dict(entries), "f")
         except CredentialsFileError:
             return "refused"
 
     by_window = edited()
-    with mock.patch.object(aws_files, "_window", lambda lines, _name, _parsed: (0, len(lines))):
+
+    def whole(text: str, _name: str, _parsed: object) -> tuple[int, int]:
+        return 0, len(aws_files._lines_of(text))
+
+    with mock.patch.object(aws_files, "_window", whole):
         assert edited() == by_window
