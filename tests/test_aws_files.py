@@ -679,25 +679,53 @@ WINDOW_LINES = st.sampled_from(
 
 
 @settings(max_examples=150, database=None, deadline=None)
-@given(st.lists(WINDOW_LINES, max_size=12), st.sampled_from(("\n", "\r\n")))
+@given(st.lists(WINDOW_LINES, max_size=12), st.sampled_from(("\n", "\r\n", "\r")))
 def test_an_edit_checked_on_its_window_is_decided_as_on_the_whole_file(
     lines: list[str], eol: str
 ) -> None:
+    """Three ways: a plain file known readable without a parse, the window, the whole file."""
     text = eol.join(lines) + eol
     entries = aws_files._entries(CREDS, "f")
 
     def edited() -> str:
-        for cached in (aws_files._parse_text, aws_files._sections_of, aws_files._lines_of):
+        for cached in (
+            aws_files._parse_text,
+            aws_files._sections_of,
+            aws_files._lines_of,
+            aws_files._plain_sections,
+        ):
             cached.cache_clear()
         try:
             return aws_files._edited(text, NAME, dict(entries), "f")
         except CredentialsFileError:
             return "refused"
 
-    by_window = edited()
-
-    def whole(text: str, _name: str, _parsed: object) -> tuple[int, int]:
+    def whole(text: str, _name: str, _sections: object) -> tuple[int, int]:
         return 0, len(aws_files._lines_of(text))
 
-    with mock.patch.object(aws_files, "_window", whole):
-        assert edited() == by_window
+    as_is = edited()
+    with mock.patch.object(aws_files, "_plain_sections", return_value=None):
+        assert edited() == as_is
+        with mock.patch.object(aws_files, "_window", whole):
+            assert edited() == as_is
+
+
+PLAIN_LINES = st.sampled_from(
+    [
+        "[a]", "[b]", "[ a ]", "[a]  ", "[a] x", "[a]]", "[[a]", "[]", "[DEFAULT]", "[a",
+        "k = v", "K=v", "k: v", "k = [x]", "a b = 1", "k =", "= v", "k", " k = v", "\tk = v",
+        "\xa0k = v", "k\xa0= v", "# c", "; c", "  # c", "", "  ", "\x0c", "k = v = w",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, database=None, deadline=None)
+@given(st.lists(PLAIN_LINES, max_size=10), st.sampled_from(("\n", "\r\n", "\r")))
+def test_a_file_taken_as_plain_is_one_configparser_reads_whole(lines: list[str], eol: str) -> None:
+    text = eol.join(lines) + eol
+    aws_files._plain_sections.cache_clear()
+    plain = aws_files._plain_sections(text)
+    event("plain" if plain is not None else "parsed")
+    if plain is not None:
+        aws_files._parse_text.cache_clear()
+        assert aws_files._parse_text(text, "f").sections() == list(plain)
