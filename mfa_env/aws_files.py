@@ -30,7 +30,6 @@ import contextlib
 import dataclasses
 import fcntl
 import functools
-import gc
 import io
 import os
 import re
@@ -44,6 +43,7 @@ from pathlib import Path
 from mfa_env import paths
 from mfa_env.credentials import Credentials, rfc3339
 from mfa_env.errors import CredentialsFileError
+from mfa_env.memory import collector_paused
 
 MARKER_KEY = "managed_by"
 MARKER_VALUE = "mfa-env"
@@ -418,13 +418,10 @@ def _parse_text(text: str, shown: str) -> configparser.RawConfigParser:
     # inline comments, blank lines allowed inside values.
     parser = configparser.RawConfigParser()
     problem = ""
-    # The cyclic garbage collector would rescan the parser's many objects again and again while
-    # it grows (ten full passes over 10,000 profiles): off while parsing, then set aside.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
         # As text mode hands configparser the lines: universal newlines, each ending in "\n".
-        parser.read_file(io.StringIO(text, newline=None), source=shown)
+        with collector_paused():
+            parser.read_file(io.StringIO(text, newline=None), source=shown)
     except configparser.DuplicateSectionError as error:
         problem = f"has [{error.section}] more than once (line {error.lineno})"
     except configparser.DuplicateOptionError as error:
@@ -436,11 +433,6 @@ def _parse_text(text: str, shown: str) -> configparser.RawConfigParser:
         problem = f"has lines that are not `key = value`, [section] or comment (line {numbers})"
     except configparser.Error:
         problem = "cannot be parsed"
-    finally:
-        if collecting:
-            # A short-lived command keeps the parse to its end: set it aside from collection.
-            gc.freeze()
-            gc.enable()
     # Only a value whose first line is empty (a line that ends in = or :) can be nested: the
     # full check runs wherever there is one, and the rest of the time costs one search.
     if not problem and re.search(r"[=:][^\S\r\n]*$", text, re.M):

@@ -24,6 +24,7 @@ from mfa_env.deliver import (
     unset,
 )
 from mfa_env.errors import MfaEnvError, UsageError
+from mfa_env.memory import collector_paused
 from mfa_env.paths import home_path
 
 if TYPE_CHECKING:
@@ -189,7 +190,8 @@ def _obtain(
         return prompt.get_code(code, command, serial)
 
     store = session.store_for(os.environ.get("MFA_ENV_CACHE"))
-    return session.Engine(settings, policy, now, code=ask, store=store).obtain()
+    with collector_paused():  # botocore's models, loaded to the end of the run
+        return session.Engine(settings, policy, now, code=ask, store=store).obtain()
 
 
 def _write_profile(name: "str | None", creds: Credentials, settings: config.Settings) -> str:
