@@ -587,3 +587,11 @@ def test_a_record_refuses_a_field_without_a_default_after_one_with():
         class Bad(Record):
             first: int = 1
             second: int
+
+
+def test_a_profile_naming_an_sso_session_is_read_from_the_whole_files(isolate):
+    """Its [sso-session] is not in the excerpt, and botocore's message would mislead."""
+    write(isolate, KEYS, "[default]\nsso_session = corp\n[sso-session corp]\nsso_region = x\n")
+    assert config.AwsFiles.load().excerpt("default") is None
+    write(isolate, KEYS, "[default]\nregion = eu-west-1\n")
+    assert config.AwsFiles.load().excerpt("default") is not None
