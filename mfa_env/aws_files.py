@@ -340,33 +340,28 @@ def _edited(text: str, name: str, entries: dict[str, str], shown: str, verify: b
 @functools.lru_cache(maxsize=2)
 def _plain_sections(text: str) -> tuple[str, ...] | None:
     """The sections of a file made only of plain lines, when no section and no key of a section
-    is given twice; None for any other file. Plain: `[name]` and `key = value` (or `key: value`)
-    at the start of their line, comments and blank lines, no [DEFAULT]. configparser,
-    and so botocore, reads such a file whole without an error, and nothing in it is a value's
-    continuation; a property test holds this against configparser."""
+    is given twice; None for any other file. Plain: `[name]` alone on its line and the lines
+    config.plain_options reads, no [DEFAULT]. configparser, and so botocore, reads such a file
+    whole without an error, and nothing in it continues a value; a property test holds this
+    against configparser."""
+    from mfa_env.config import plain_options
+
     if "[DEFAULT]" in text:
         return None
-    sections: dict[str, None] = {}
-    keys: set[str] | None = None  # None: before the first header
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        lead, stripped = line[:1], line.strip()
-        if not stripped or stripped[0] in _COMMENT_PREFIXES:  # wherever they are, no value
-            continue
-        if lead == "[":
-            end = line.find("]")
-            if end < 2 or "]" in line[end + 1 :] or line[end + 1 :].strip(" \t"):
-                return None
-            if line[1:end] in sections:
-                return None
-            sections[line[1:end]] = None
-            keys = set()
-            continue
-        cut = min((at for at in (line.find("="), line.find(":")) if at >= 0), default=-1)
-        key = line[:cut].rstrip().lower()
-        if keys is None or lead.isspace() or cut < 0 or not key or key in keys:
+    lines = "\n" + text.replace("\r\n", "\n").replace("\r", "\n")
+    before, *sections = lines.split("\n[")
+    if plain_options(before) != {}:  # an option before the first header, or an odd line
+        return None
+    names: dict[str, None] = {}
+    for section in sections:
+        header, _, body = section.partition("\n")
+        name, bracket, rest = header.partition("]")
+        if not name or not bracket or "]" in rest or rest.strip(" \t") or name in names:
             return None
-        keys.add(key)
-    return tuple(sections)
+        if plain_options("\n" + body) is None:
+            return None
+        names[name] = None
+    return tuple(names)
 
 
 @functools.lru_cache(maxsize=2)

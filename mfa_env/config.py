@@ -194,7 +194,7 @@ class _Sections(Mapping[str, Mapping[str, str]]):
         if start is None:
             return None
         text = self._data[start : self._end(start)].decode()
-        plain = _plain_section(text)
+        plain = plain_options(text)
         if plain is not None:
             return plain
         import configparser
@@ -259,10 +259,11 @@ def _reads_cleanly(text: str) -> bool:
     return all("=" in line for line in nested if line.strip())
 
 
-def _plain_section(text: str) -> dict[str, str] | None:
-    """The options of one section (its header line first) as configparser reads them, when
-    every line is a plain `key = value`, a comment or blank, as AWS files are; else None, and
-    configparser reads it (a cached run then imports it, ~2 ms)."""
+def plain_options(text: str) -> dict[str, str] | None:
+    """The options of one section (its header line first, not read) as configparser reads
+    them, when every other line is a plain `key = value` at the start of its line, a comment or
+    blank, as AWS files are, and no key is given twice; else None, and configparser must read
+    it (a cached run then imports it, ~2 ms)."""
     options: dict[str, str] = {}
     for line in text.split("\n")[1:]:
         stripped = line.strip()
