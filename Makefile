@@ -16,6 +16,10 @@ TOOLS := .tools
 # `npm install --no-save` into nushell's prefix would prune nushell, and the reverse).
 AWSCLI_VERSION := 1.46.3
 AWS_SDK_JS := @aws-sdk/client-sts@3.1177.0 @aws-sdk/credential-providers@3.1175.0
+# npm from Debian, where it is missing and we may install it; a shell fragment for the recipes.
+INSTALL_NPM := if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; \
+	then echo "installing: npm"; apt-get update -qq >/dev/null && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; fi
 
 .PHONY: test test-fast lint pytest demo shells clients venv fuzz bench completions clean
 
@@ -38,10 +42,7 @@ shells:
 	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else echo "missing shells:$$missing (tests that need them are skipped; CI=true fails them)"; fi
 	@if grep -qs '"version": "$(NUSHELL_VERSION)"' $(TOOLS)/node_modules/nushell/package.json; then exit 0; fi; \
-	if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing: npm"; \
-	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
-	fi; \
+	$(INSTALL_NPM); \
 	if command -v npm >/dev/null; then \
 	  echo "installing: nushell $(NUSHELL_VERSION) into $(TOOLS)/"; \
 	  npm install --prefix $(TOOLS) --no-save --include=optional --no-audit --no-fund --loglevel=error \
@@ -59,10 +60,7 @@ clients:
 	fi
 	@stamp=$(TOOLS)/aws-sdk/.installed; \
 	if grep -qsx '$(AWS_SDK_JS)' $$stamp; then exit 0; fi; \
-	if ! command -v npm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing: npm"; \
-	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
-	fi; \
+	$(INSTALL_NPM); \
 	if command -v npm >/dev/null; then \
 	  echo "installing: $(AWS_SDK_JS) into $(TOOLS)/aws-sdk/"; \
 	  npm install --prefix $(TOOLS)/aws-sdk --no-save --no-audit --no-fund --loglevel=error \

@@ -1,7 +1,8 @@
 """How a run ends: every line on stderr, the statements on stdout once, a failure, exec mode.
 
-The one module that writes to stdout or stderr, shared by the click command (mfa_env.cli) and
-the cache-hit path that runs before click is imported (mfa_env.main), so both print alike.
+Every message and statement is written here (click itself prints only --help, --version and
+completions), for the click command (mfa_env.cli) and the cache-hit path that runs before click
+is imported (mfa_env.main) alike.
 """
 
 from __future__ import annotations
