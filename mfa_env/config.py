@@ -324,12 +324,20 @@ class AwsFiles(Record):
         return None
 
     def key_id(self, profile: str) -> str | None:
-        """The profile's access key ID: credentials file first, as botocore's chain reads it."""
-        for source in (self.credentials, self.config):
-            value = source.get(profile, {}).get("aws_access_key_id")
-            if value:
-                return value.strip()
-        return None
+        """The access key ID botocore's chain signs with for `profile`, when the AWS files alone
+        tell it; None where a provider botocore runs first produces the keys, so that only
+        botocore knows them (botocore.credentials.ProfileProviderBuilder: SSO, then the
+        credentials file, then login, credential_process, and last the config file's keys)."""
+        merged = {**self.config.get(profile, {}), **self.credentials.get(profile, {})}
+        if any(key.startswith("sso_") for key in merged):
+            return None
+        value = self.credentials.get(profile, {}).get("aws_access_key_id")
+        if value:
+            return value.strip()
+        if merged.get("credential_process") or merged.get("login_session"):
+            return None
+        value = self.config.get(profile, {}).get("aws_access_key_id")
+        return value.strip() if value else None
 
     def names(self) -> list[str]:
         return sorted(set(self.credentials) | set(self.config))
@@ -582,13 +590,76 @@ def resolve_source(files: AwsFiles, profile: str | None) -> tuple[Source, Role |
         raise unknown_profile(profile)
     chain = _role_chain(files, profile)
     role = _role_from_chain(files, chain)
+    chain.extend(_own_process_sources(files, chain[-1]))
     source_name = chain[-1]
     marks = files.credentials.get(source_name, {})
     if marks.get("mfa_env_keys") == "keyring":  # aws_files.KEYRING_MARKER, without its import
         source = Source(source_name, in_keyring=True, cache_id=marks.get("mfa_env_keys_id"))
     else:
         source = Source(profile=source_name, access_key_id=files.key_id(source_name))
-    return source, role, [profile, source_name]
+    return source, role, list(dict.fromkeys(chain))
+
+
+def _own_process_sources(files: AwsFiles, name: str) -> list[str]:
+    """The profiles a source profile hands over to through mfa-env's own credential_process
+    line (`mfa-env --profile OTHER --format json`, the README's set-up): botocore would run
+    mfa-env again to resolve them, so the keys are taken from OTHER here."""
+    first, hops = name, []
+    while files.key_id(name) is None:
+        line = files.get(name, "credential_process")
+        target = _own_profile(line) if line else None
+        if target is None:
+            break  # not ours: botocore runs it
+        if not target:
+            raise ConfigError(
+                f"profile {name!r} gets its keys from mfa-env without --profile (its "
+                "credential_process), which would call itself for that same profile; add "
+                "--profile NAME to that line, naming the profile with the long-term keys"
+            )
+        if target == first or target in hops:
+            raise ConfigError(
+                f"credential_process lines of mfa-env loop ({' -> '.join([first, *hops, target])})"
+                "; point one at the profile with the long-term keys"
+            )
+        if not files.exists(target):
+            raise unknown_profile(target)
+        if files.get(target, "role_arn"):
+            raise ConfigError(
+                f"profile {name!r} gets a role session from mfa-env --profile {target} (its "
+                "credential_process), and a role session cannot make an MFA session; use "
+                f"--profile {target} itself"
+            )
+        hops.append(target)
+        name = target
+    return hops
+
+
+def _own_profile(line: str) -> str | None:
+    """The --profile of a credential_process line that runs mfa-env ("" for none); None for a
+    line that runs something else. Split as botocore's ProcessProvider splits it (shlex)."""
+    import shlex
+
+    try:
+        argv = shlex.split(line)
+    except ValueError:
+        return None
+    program = os.path.basename(argv[0]) if argv else ""
+    if program in ("mfa-env", "mfa-env.exe"):
+        args = argv[1:]
+    elif program.startswith("python") and argv[1:3] == ["-m", "mfa_env"]:
+        args = argv[3:]
+    else:
+        return None
+    for at, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in ("-p", "--profile"):
+            return args[at + 1] if at + 1 < len(args) else ""
+        if arg.startswith("--profile="):
+            return arg.partition("=")[2]
+        if arg.startswith("-p") and not arg.startswith("--"):
+            return arg[2:]
+    return ""
 
 
 def resolve_serial(explicit: str | None, setting: Callable[[str], str | None]) -> str | None:

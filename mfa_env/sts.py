@@ -22,7 +22,7 @@ from mfa_env.config import (
 )
 from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, ConfigError
-from mfa_env.paths import config_file, home_path
+from mfa_env.paths import config_file, credentials_file, home_path
 
 if TYPE_CHECKING:
     import botocore.session
@@ -44,10 +44,13 @@ CALL_DEADLINE = 12
 FALLBACK_REGION = "us-east-1"
 
 
+_LOOP = "mfa-env was started by its own credential_process"
+
+
 def check_not_recursing(source: Source) -> None:
     if os.environ.get(RECURSION_MARKER):
         raise ConfigError(
-            "mfa-env was started by its own credential_process while resolving "
+            f"{_LOOP} while resolving "
             f"{os.environ[RECURSION_MARKER]}; give the credential_process line --profile naming "
             "a profile with long-term keys"
         )
@@ -92,9 +95,23 @@ def _settings(what: str) -> Iterator[None]:
         raise unknown_profile(str(exc.kwargs.get("profile", "default"))) from None
     except bex.ConfigParseError as exc:
         raise ConfigError(f"cannot parse {exc.kwargs.get('path', 'an AWS file')}; fix it") from None
+    except bex.PartialCredentialsError as exc:
+        where = _partial(exc.kwargs.get("provider"))
+        missing = exc.kwargs.get("cred_var")
+        raise ConfigError(
+            f"{what}: {where} holds half of a key pair ({missing} is missing); add it, or "
+            "remove the other"
+        ) from None
     except (bex.BotoCoreError, ValueError, TypeError, KeyError) as exc:
         detail = _one_line(exc)
         raise ConfigError(f"{what}: {detail}; {_where(detail)}") from None
+
+
+def _partial(provider: object) -> str:
+    """Where botocore's provider found half a pair of keys."""
+    files = {"shared-credentials-file": credentials_file(), "config-file": config_file()}
+    path = files.get(str(provider))
+    return home_path(path) if path else f"the {provider} source"
 
 
 # The only services mfa-env calls.
@@ -190,6 +207,12 @@ def _source_keys(source: Source, process: str | None) -> Iterator[None]:
         yield
     except (bex.BotoCoreError, ValueError, TypeError, KeyError) as exc:
         program = process.split()[0] if process.split() else "it"
+        if _LOOP in str(exc):  # the child refused (check_not_recursing): ours, not botocore's
+            raise ConfigError(
+                f"the credential_process of {source.describe} ({program}) runs mfa-env, which "
+                "would call itself for that same profile; give mfa-env in that line --profile "
+                "naming the profile with the long-term keys"
+            ) from None
         # botocore's json.loads error says nothing of where: it printed something else.
         unread = isinstance(exc, ValueError) and not isinstance(exc, bex.BotoCoreError)
         reason = "it printed no JSON" if unread else _one_line(exc)
@@ -225,8 +248,16 @@ def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE)
             session = _botocore_session(profile=source.profile)
             resolver = session.get_component("credential_provider")
             # The container and instance-metadata providers only ever hand out temporary
-            # credentials, which cannot be a source; asking them costs seconds off EC2.
-            for name in ("container-role", "iam-role"):
+            # credentials, which cannot be a source; asking them costs seconds off EC2. The role
+            # providers would assume a role (with botocore's own MFA prompt, on stdin) where a
+            # role profile is its own source_profile: the role is ours to assume, on the MFA
+            # session made from the profile's own keys.
+            for name in (
+                "container-role",
+                "iam-role",
+                "assume-role",
+                "assume-role-with-web-identity",
+            ):
                 resolver.remove(name)
         process = session.get_scoped_config().get("credential_process") if source.profile else None
     with _source_keys(source, process):

@@ -265,13 +265,22 @@ CASES = [
         "credential-process-loop",
         ["123456"],
         1,
-        "started by its own credential_process",
+        "gets its keys from mfa-env without --profile",
         "a profile's `credential_process` runs mfa-env, which then uses that profile",
         "add `--profile` naming long-term keys to that `credential_process` line",
         setup=keys_and_config(
             f"[profile loop]\ncredential_process = {sys.executable} -m mfa_env --format json\n"
         ),
         env={"AWS_PROFILE": "loop"},
+    ),
+    Case(
+        "half-a-key-pair",
+        ["--serial", SERIAL, "123456"],
+        1,
+        "~/.aws/credentials holds half of a key pair (aws_secret_access_key is missing)",
+        "a profile with an access key ID but no secret",
+        "add the missing key, or remove the other",
+        setup=raw_credentials("[default]\naws_access_key_id = AKIAHALFAPAIR\n"),
     ),
     # -- roles --------------------------------------------------------------------------------
     Case(
