@@ -21,7 +21,8 @@ from mfa_env.credentials import Credentials
 from mfa_env.record import Record
 
 FORMAT = 2
-# An entry is a few hundred bytes; anything much larger is not ours.
+# An entry is a few hundred bytes; anything much larger is not ours. The one limit for what is
+# written and what is read back, so that nothing is cached that would never be read.
 MAX_ENTRY = 64 * 1024
 # STS sessions last at most 36 h: an expiry further out than this is a broken clock or a forgery.
 HORIZON = timedelta(hours=48)
@@ -157,8 +158,15 @@ def session_from(
 
 
 def session_document(key: SessionKey, creds: Credentials) -> bytes:
+    """The entry for a session; Distrust for one too large to be read back (only a hostile
+    endpoint sends a token that long)."""
     document = {"format": FORMAT, "key": list(key), "credentials": creds.to_json()}
-    return json.dumps(document).encode()
+    data = json.dumps(document).encode()
+    if len(data) > MAX_ENTRY:
+        raise Distrust(
+            f"the session is too large to cache ({len(data)} bytes, at most {MAX_ENTRY})"
+        )
+    return data
 
 
 def serial_name(source: str) -> str:

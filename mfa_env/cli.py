@@ -172,6 +172,8 @@ def run(options: Options) -> None:
         hand_out(output, outcome, settings, now, hint, written, options.exec_argv)
     except MfaEnvError as exc:
         fail(str(exc), exc.exit_code, output)
+        for note in exc.notes:
+            say(note)
 
 
 def _obtain(

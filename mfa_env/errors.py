@@ -7,6 +7,9 @@ class MfaEnvError(Exception):
     """A failure the user can fix; the message is one sentence that says how."""
 
     exit_code = 1
+    # What the run had found before it failed (a distrusted cache entry, say): printed first,
+    # since it may be why it failed.
+    notes: tuple[str, ...] = ()
 
 
 class UsageError(MfaEnvError):

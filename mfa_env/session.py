@@ -22,7 +22,7 @@ from datetime import datetime
 from mfa_env import cache
 from mfa_env.config import ROLE_CHAIN_MAX, Settings, Source
 from mfa_env.credentials import Credentials
-from mfa_env.errors import AwsError, UsageError
+from mfa_env.errors import AwsError, MfaEnvError, UsageError
 from mfa_env.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:  # a protocol costs a class build: types only
@@ -133,11 +133,15 @@ class Engine:
             f"source {given.source.describe}, serial {given.serial or '(remembered or found)'}, "
             f"duration {given.duration}s, region {given.region or '(none)'}"
         )
-        source = self._source_id()
-        if self.settings.role is None:
-            creds, how, _serial = self._mfa(source, floor=0)
-        else:
-            creds, how = self._role(source)
+        try:
+            source = self._source_id()
+            if self.settings.role is None:
+                creds, how, _serial = self._mfa(source, floor=0)
+            else:
+                creds, how = self._role(source)
+        except MfaEnvError as exc:
+            exc.notes = (*self.notes, *exc.notes)
+            raise
         self._debug(f"access key ****{creds.access_key_id[-4:]}")
         return Outcome(creds, how, tuple(self.notes))
 

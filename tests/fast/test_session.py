@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from mfa_env import cache, cli, session
 from mfa_env.config import Role, Settings, Source
-from mfa_env.errors import AwsError, ConfigError
+from mfa_env.errors import AwsError, ConfigError, UsageError
 from tests.fast.stubs import LONG_TERM, NOW, ROLE, SERIAL, Stubbed, answer, creds
 from tests.helpers import FORBIDDEN
 
@@ -547,3 +549,69 @@ def test_an_mfa_session_asked_short_still_outlasts_assume_roles_minimum():
     outcome = engine(aws, settings(duration=900, role=role()))[0].obtain()
     aws.done()
     assert outcome.creds.access_key_id == "ASIAROLESESSION00"
+
+
+# -- what a failure says, and what is too large to cache ----------------------------------------
+
+
+def test_a_failure_carries_the_warnings_that_explain_it(isolate):
+    """A cache entry others can change is distrusted, so the run needs a code; when that fails,
+    the warning that says why the cache missed goes with the error."""
+    key = mfa_key()
+    plant(key, 6 * HOUR)
+    os.chmod(key.path(), 0o666)
+
+    def no_code(serial: str) -> str:
+        raise UsageError("no MFA code given and no terminal to ask on")
+
+    aws = Stubbed()
+    run = session.Engine(settings(), session.Policy(), NOW, code=no_code, aws=aws)
+    with pytest.raises(UsageError) as raised:
+        run.obtain()
+    assert len(raised.value.notes) == 1
+    assert "can be changed by group or others" in raised.value.notes[0]
+
+
+def test_the_command_prints_those_warnings_before_its_one_error_line(isolate):
+    aws_dir = isolate / ".aws"
+    aws_dir.mkdir()
+    (aws_dir / "credentials").write_text(
+        f"[default]\naws_access_key_id = {LONG_TERM}\naws_secret_access_key = s\n"
+    )
+    key = mfa_key()
+    plant(key, 6 * HOUR)
+    os.chmod(key.path(), 0o666)
+    done = CliRunner().invoke(
+        cli.cli, ["--serial", SERIAL, "--mfa-command", "false", "--format", "json"]
+    )
+    lines = done.stderr.splitlines()
+    assert done.exit_code == 1
+    assert len(lines) == 2, done.stderr
+    assert lines[0].startswith("mfa-env: warning: ")
+    assert "can be changed by group or others" in lines[0]
+    assert lines[1].startswith("mfa-env: error: ")
+    assert done.stdout == ""
+
+
+def test_a_session_too_large_to_read_back_is_handed_out_but_not_cached(isolate):
+    """One limit for what is cached and what is read back: a token only a hostile endpoint
+    sends is not written where it would never be read, and the user is told."""
+    aws = Stubbed()
+    huge = answer("ASIAHUGESESSION000")
+    huge["SessionToken"] = "t" * cache.MAX_ENTRY
+    aws.expect(
+        "sts",
+        "get_session_token",
+        {"Credentials": huge},
+        DurationSeconds=43200,
+        SerialNumber=SERIAL,
+        TokenCode="123456",
+    )
+    run, _asked = engine(aws)
+    outcome = run.obtain()
+    assert outcome.creds.session_token == huge["SessionToken"]
+    assert len(outcome.notes) == 1
+    assert "the session is too large to cache" in outcome.notes[0]
+    assert not os.path.exists(mfa_key().path())
+    small = creds("ASIASMALL", 6 * HOUR, 12 * HOUR)
+    assert len(cache.session_document(mfa_key(), small)) <= cache.MAX_ENTRY  # the limit is sane
