@@ -150,6 +150,7 @@ def check_profile(
     _check_name(name, source_profiles)
     real = _real_file(target, shown)
     data, _existing = _read(real, shown)
+    _check_unlocked(real, shown)
     placeholder = Credentials(
         "ASIACHECK", "check", "check", datetime.fromtimestamp(0, timezone.utc)
     )
@@ -257,9 +258,35 @@ def _locked(real: Path, shown: str) -> Iterator[None]:
     paths.adopt_owner(str(lock_path), fd)  # under sudo -E: the user's next run must lock it
     try:
         _wait_for_lock(fd, shown)
+        with contextlib.suppress(OSError):  # who holds it, for a run that finds it held
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _check_unlocked(real: Path, shown: str) -> None:
+    """Refuse now, before a code is asked for or spent, when another writer holds the lock;
+    the lock itself is taken only to write (a prompt must not hold up other writers)."""
+    lock_path = real.with_name(real.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return  # none yet, or not one to open: the write says what is wrong
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        who = f"process {holder}" if holder.isdigit() else "another writer"
+        raise CredentialsFileError(
+            f"{shown} is locked by {who} (another mfa-env -w, or mfa-env --store-keys); wait "
+            "for it to finish and try again (no code was used)"
+        ) from None
+    except OSError:
+        return
+    finally:
+        os.close(fd)  # releases the probe's lock at once
 
 
 def _wait_for_lock(fd: int, shown: str) -> None:

@@ -10,14 +10,17 @@ so. Nothing is followed through a link, chmod-ed, or waited on.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from mfa_env import paths
 from mfa_env.config import SERIAL_RE, matches
 from mfa_env.credentials import Credentials
+from mfa_env.errors import MfaEnvError
 from mfa_env.record import Record
 
 FORMAT = 2
@@ -216,6 +219,81 @@ def load_serial(source: str) -> str | None:
 
 def store_serial(source: str, serial: str) -> None:
     _write(serial_path(source), serial_document(source, serial))
+
+
+# -- one session at a time per source: the lock a new session is made under ---------------------
+
+# How long a process waits for another that is making the same session: long enough for a code
+# to be typed and STS to answer, short enough that a prompt nobody answers does not hold every
+# later run for ever.
+LOCK_WAIT = 90.0
+_LOCK_POLL = 0.05
+
+
+class LockTimeout(MfaEnvError):
+    """Another mfa-env held the lock for longer than LOCK_WAIT."""
+
+
+@contextlib.contextmanager
+def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Iterator[bool]:
+    """Hold the lock named by `parts` in the cache directory; yield whether another process
+    held it first, so that what it stored should be read again.
+
+    flock: the kernel frees it when its holder exits, however it ends, so a killed process
+    leaves nothing to clean up. A cache directory that is not ours, or cannot be made, means
+    no lock (a cache that cannot be used never blocks the user)."""
+    import fcntl
+    import time
+
+    directory = paths.cache_dir()
+    path = os.path.join(directory, entry_name("lock", parts) + ".lock")
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        if not _check_dir(directory):
+            paths.private_dirs(directory)
+        fd = os.open(path, flags, paths.PRIVATE_FILE)
+    except (OSError, Distrust):
+        yield False
+        return
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_uid not in _trusted_owners():
+            yield False  # not a lock of ours: go on without one
+            return
+        waited = False
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waited and waiting is not None:
+                    waiting()
+                waited = True
+                if time.monotonic() > deadline:
+                    raise LockTimeout(_held_too_long(fd)) from None
+                time.sleep(_LOCK_POLL)
+            except OSError:
+                yield False  # a file system without locks: go on without one
+                return
+        with contextlib.suppress(OSError):  # who holds it, for a waiter that gives up
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield waited
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _held_too_long(fd: int) -> str:
+    try:
+        holder = os.pread(fd, 32, 0).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        holder = ""
+    who = f"another mfa-env (pid {holder})" if holder.isdigit() else "another mfa-env"
+    return (
+        f"{who} has been getting this session for {LOCK_WAIT:.0f} s, perhaps at a prompt "
+        "nobody answers; answer or end it, then try again"
+    )
 
 
 def _write(path: str, data: bytes) -> None:

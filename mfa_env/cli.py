@@ -28,6 +28,8 @@ from mfa_env.memory import collector_paused
 from mfa_env.paths import home_path
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from mfa_env import session
 
 
@@ -182,7 +184,13 @@ def _obtain(
     from mfa_env import session
 
     policy = session.Policy(
-        options.min_ttl, options.fmt == "json", options.refresh, not options.no_cache, options.debug
+        options.min_ttl,
+        options.fmt == "json",
+        options.refresh,
+        not options.no_cache,
+        options.debug,
+        code_given=code is not None,
+        duration_given=options.duration is not None,
     )
     command = options.mfa_command or os.environ.get("MFA_ENV_MFA_COMMAND")
 
@@ -191,9 +199,21 @@ def _obtain(
 
         return prompt.get_code(code, command, serial)
 
+    def lock(parts: list[str]) -> "AbstractContextManager[bool]":
+        from mfa_env import cache
+
+        return cache.locked(parts, waiting=_waiting)
+
     store = session.store_for(os.environ.get("MFA_ENV_CACHE"))
     with collector_paused():  # botocore's models, loaded to the end of the run
-        return session.Engine(settings, policy, now, code=ask, store=store).obtain()
+        return session.Engine(settings, policy, now, code=ask, store=store, lock=lock).obtain()
+
+
+def _waiting() -> None:
+    say(
+        "waiting for another mfa-env that is getting this session "
+        "(answer its prompt, if it shows one)"
+    )
 
 
 def _write_profile(name: "str | None", creds: Credentials, settings: config.Settings) -> str:

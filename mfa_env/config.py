@@ -604,7 +604,7 @@ def _own_process_sources(files: AwsFiles, name: str) -> list[str]:
     """The profiles a source profile hands over to through mfa-env's own credential_process
     line (`mfa-env --profile OTHER --format json`, the README's set-up): botocore would run
     mfa-env again to resolve them, so the keys are taken from OTHER here."""
-    first, hops = name, []
+    first, hops = name, list[str]()
     while files.key_id(name) is None:
         line = files.get(name, "credential_process")
         target = _own_profile(line) if line else None

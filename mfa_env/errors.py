@@ -18,6 +18,11 @@ class UsageError(MfaEnvError):
     exit_code = 2
 
 
+class NoCodeError(UsageError):
+    """No code given and none to be had: no terminal to ask on. A still-valid cached session
+    may be handed out instead."""
+
+
 class ConfigError(MfaEnvError):
     """The AWS files or the source credentials cannot be used."""
 

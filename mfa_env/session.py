@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mfa_env import cache
 from mfa_env.config import ROLE_CHAIN_MAX, Settings, Source
 from mfa_env.credentials import Credentials
-from mfa_env.errors import AwsError, MfaEnvError, UsageError
+from mfa_env.errors import AwsError, MfaEnvError, NoCodeError, UsageError
 from mfa_env.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:  # a protocol costs a class build: types only
+    from contextlib import AbstractContextManager
     from typing import Protocol
 
     from mfa_env.sts import Aws
@@ -37,6 +38,8 @@ if TYPE_CHECKING:  # a protocol costs a class build: types only
         def store_session(self, key: cache.SessionKey, creds: Credentials) -> None: ...
         def load_serial(self, source: str) -> str | None: ...
         def store_serial(self, source: str, serial: str) -> None: ...
+
+    Lock = Callable[[list[str]], AbstractContextManager[bool]]
 
     class AwsFactory(Protocol):
         """How the engine reaches AWS: Botocore, or stubbed clients in the tests."""
@@ -51,6 +54,8 @@ SDK_REFRESH_WINDOW = 900  # botocore's advisory refresh; the Node SDK's is 5 min
 ASSUME_ROLE_MIN = 900  # AssumeRole's shortest DurationSeconds
 # Seconds kept between a role session's end and the end of the MFA session it came from.
 ROLE_MARGIN = 60
+# A role session younger than this is never renewed: it was issued moments ago.
+RENEWED_AGE = timedelta(seconds=60)
 
 
 class Policy(Record):
@@ -61,6 +66,8 @@ class Policy(Record):
     refresh: bool = False
     use_cache: bool = True
     debug: bool = False  # diagnostics among the notes: where the serial and session came from
+    code_given: bool = False  # a CODE asks for a new session: no cached one is reused
+    duration_given: bool = False  # --duration: a cached session shorter than it is passed over
 
 
 class Outcome(Record):
@@ -117,6 +124,7 @@ class Engine:
         code: Callable[[str], str],  # serial -> six digits, asked only for a new session
         store: Store | None = None,
         aws: AwsFactory | None = None,
+        lock: Lock | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy
@@ -124,6 +132,9 @@ class Engine:
         self.code = code
         self.store: Store = store if store is not None else cache
         self.aws: AwsFactory = aws if aws is not None else Botocore()
+        # A new session is made under a lock per source (and role): processes that start
+        # together make one, and the others read it from the cache once it is free.
+        self.lock: Lock = lock if lock is not None else cache.locked
         self.notes: list[str] = []
         self._aws: Aws | None = None
 
@@ -194,6 +205,40 @@ class Engine:
             self.notes.append(f"warning: {exc}; ignored it")
             return None
 
+    def _reusable(self, creds: Credentials | None, floor: float, wanted: int | None) -> bool:
+        """A cached session that may be handed out as it is: long enough left, and not passed
+        over for a new one by a CODE or by an explicit --duration it cannot meet (`wanted`)."""
+        if creds is None or not self._usable(creds, floor):
+            return False
+        ends = f"it ends in {self._minutes_left(creds)} min"
+        if self.policy.code_given:
+            self.notes.append(
+                f"note: a code was given, so the cached session ({ends}) was passed over"
+            )
+            return False
+        length = creds.length()
+        if self.policy.duration_given and wanted and length is not None and length + 300 < wanted:
+            self.notes.append(
+                f"note: the cached session lasts {int(length) // 60} min, less than the --duration "
+                f"asked for ({wanted // 60} min), so it was passed over"
+            )
+            return False
+        return True
+
+    def _may_fall_back(self) -> bool:
+        """Whether a still-valid cached session may stand in when a new one cannot be had: only
+        where nothing the user said asked for a new one."""
+        policy = self.policy
+        return not (policy.refresh or policy.code_given or policy.duration_given) and (
+            policy.min_ttl is None
+        )
+
+    def _lasts(self, creds: Credentials | None, seconds: float) -> bool:
+        return creds is not None and creds.seconds_left(self.now) > seconds
+
+    def _minutes_left(self, creds: Credentials) -> int:
+        return int(creds.seconds_left(self.now)) // 60
+
     def _usable(self, creds: Credentials | None, floor: float = 0) -> bool:
         return creds is not None and creds.seconds_left(self.now) > max(
             floor, window(self.policy, creds)
@@ -247,13 +292,28 @@ class Engine:
 
     def _mfa(self, source: str, floor: float) -> tuple[Credentials, str, str]:
         """GetSessionToken: cached (with `floor` seconds left at least), or new with a code."""
-        from_keys = self.settings.source.describe
+        reused = f"reused the cached session for {self.settings.source.describe}"
         serial = self._known_serial(source)
-        if serial is not None:
-            cached = self._cached(cache.SessionKey(source, serial))
-            if self._usable(cached, floor):
-                assert cached is not None
-                return cached, f"reused the cached session for {from_keys}", serial
+        cached = self._cached(cache.SessionKey(source, serial)) if serial else None
+        wanted = (
+            None if self.settings.role else self.settings.duration
+        )  # else --duration is the role's
+        if self._reusable(cached, floor, wanted):
+            assert cached is not None
+            assert serial is not None
+            return cached, reused, serial
+        with self.lock([source]) as waited:
+            if waited:  # another run made a session meanwhile: it is new, so take it
+                serial = serial or self._known_serial(source)
+                made = self._cached(cache.SessionKey(source, serial)) if serial else None
+                if serial and self._usable(made, floor):
+                    assert made is not None
+                    return made, reused, serial
+            return self._new_mfa(source, serial, floor, cached)
+
+    def _new_mfa(
+        self, source: str, serial: str | None, floor: float, stale: Credentials | None
+    ) -> tuple[Credentials, str, str]:
         from mfa_env import sts
 
         aws = self._aws_session()
@@ -262,43 +322,93 @@ class Engine:
             serial = found = self._discover(aws)
             # A session for the device just found may be cached already.
             cached = self._cached(cache.SessionKey(source, serial))
-            if self._usable(cached, floor):
+            if self._reusable(
+                cached, floor, None if self.settings.role else self.settings.duration
+            ):
                 assert cached is not None
                 self._remember(source, serial)
-                return cached, f"reused the cached session for {from_keys}", serial
-        code = self.code(serial)
+                return (
+                    cached,
+                    f"reused the cached session for {self.settings.source.describe}",
+                    serial,
+                )
+            stale = stale or cached
+        try:
+            code = self.code(serial)
+        except NoCodeError as exc:  # no terminal: a session still valid beats none at all
+            if not (self._may_fall_back() and self._lasts(stale, max(floor, PROCESS_MIN_TTL))):
+                raise
+            assert stale is not None
+            self.notes.append(
+                f"warning: {str(exc).split(';')[0]}, so the cached session is handed out as it "
+                f"is: it ends in {self._minutes_left(stale)} min"
+            )
+            return stale, f"reused the cached session for {self.settings.source.describe}", serial
         # A role is chained on it: it must outlast AssumeRole's shortest session (`floor`).
         duration = max(self.settings.duration, int(floor))
         creds = self._live(sts.get_session_token(aws, self.settings.source, serial, code, duration))
         self._store(cache.SessionKey(source, serial), creds, found)
-        return creds, f"new session for {from_keys}", serial
+        return creds, f"new session for {self.settings.source.describe}", serial
 
     # -- a role on top -----------------------------------------------------------------------
 
     def _role(self, source: str) -> tuple[Credentials, str]:
         role = self.settings.role
         assert role is not None
+        reused = f"reused the cached session for role {role.arn}"
         serial = self._known_serial(source)
-        cached = self._cached(self._role_key(source, serial)) if serial else None
-        if cached is not None:
-            reused = f"reused the cached session for role {role.arn}"
-            usable = self._usable(cached)
-            renew_at = SDK_REFRESH_WINDOW if self.policy.for_process else 0
-            if usable and cached.seconds_left(self.now) > renew_at:
+        key = self._role_key(source, serial)
+        cached = self._cached(key) if serial else None
+        renew_from = None
+        if self._reusable(cached, 0, role.duration):
+            assert cached is not None
+            assert serial is not None
+            renew_from = self._renewal_base(source, serial, cached)
+            if renew_from is None:
                 self._note_shorter(cached)
                 return cached, reused
-            if usable and not self._long(role.duration):
-                # Inside the SDK's refresh window: renew from the MFA session, if it is cached.
-                mfa = self._cached(cache.SessionKey(source, serial or ""))
-                if self._usable(mfa, ASSUME_ROLE_MIN + ROLE_MARGIN):
-                    assert mfa is not None
-                    return self._chain(source, serial or "", mfa, "renewed")
-            if usable:
-                return cached, reused
-        if self._long(role.duration):
-            return self._direct(source, serial)
-        mfa, _how, serial = self._mfa(source, floor=ASSUME_ROLE_MIN + ROLE_MARGIN)
-        return self._chain(source, serial, mfa, "new")
+        try:
+            with self.lock([source, key.role]) as waited:
+                if waited:  # another run made or renewed it meanwhile: it is new, so take it
+                    serial = serial or self._known_serial(source)
+                    made = self._cached(self._role_key(source, serial)) if serial else None
+                    later = cached.expiration if cached is not None else self.now
+                    if made is not None and made.expiration > later and self._usable(made):
+                        return made, reused
+                if renew_from is not None and serial is not None:
+                    return self._chain(source, serial, renew_from, "renewed")
+                if self._long(role.duration):
+                    return self._direct(source, serial)
+                mfa, _how, serial = self._mfa(source, floor=ASSUME_ROLE_MIN + ROLE_MARGIN)
+                return self._chain(source, serial, mfa, "new")
+        except (AwsError, NoCodeError) as exc:
+            if not (self._may_fall_back() and self._lasts(cached, PROCESS_MIN_TTL)):
+                raise
+            assert cached is not None
+            self.notes.append(
+                f"warning: could not renew the role session ({str(exc).split(';')[0]}), so the "
+                f"cached one is handed out as it is: it ends in {self._minutes_left(cached)} min"
+            )
+            return cached, reused
+
+    def _renewal_base(self, source: str, serial: str, cached: Credentials) -> Credentials | None:
+        """The cached MFA session to renew a role session from, where renewing is worth it: for
+        a credential_process, inside the SDK's refresh window, when the new session would end
+        past that window and later by a quarter of its length at least. So a session issued
+        moments ago is not renewed, nor one whose whole length lies inside the window (a 900 s
+        role): those are handed out until their last minute."""
+        role = self.settings.role
+        assert role is not None
+        left = cached.seconds_left(self.now)
+        if not self.policy.for_process or self._long(role.duration) or left > SDK_REFRESH_WINDOW:
+            return None
+        if cached.issued is not None and self.now - cached.issued < RENEWED_AGE:
+            return None  # one process of a burst of SDK calls renewed it already
+        mfa = self._cached(cache.SessionKey(source, serial))
+        if mfa is None or not self._usable(mfa, ASSUME_ROLE_MIN + ROLE_MARGIN):
+            return None
+        possible = min(role.duration or ROLE_CHAIN_MAX, mfa.seconds_left(self.now) - ROLE_MARGIN)
+        return mfa if possible > SDK_REFRESH_WINDOW and possible - left >= possible / 4 else None
 
     @staticmethod
     def _long(duration: int | None) -> bool:
@@ -316,7 +426,7 @@ class Engine:
         if role and role.duration and length is not None and length + 300 < role.duration:
             self.notes.append(
                 f"note: the cached role session lasts {int(length) // 60} min, not the "
-                f"{role.duration // 60} min asked for; a longer one needs --refresh and a code"
+                f"{role.duration // 60} min asked for; give a code for a longer one"
             )
 
     def _chain(

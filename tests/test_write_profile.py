@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import IamUser, mfa_env, require
+from tests.helpers import IamUser, mfa_env, require, snapshot
 
 OTHER = "# my keys\n[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = other\n"
 
@@ -79,3 +79,42 @@ def test_refusals_cost_no_code_and_change_nothing(user: IamUser, isolate: Path, 
     assert words in lines[0]
     assert done.stdout == "false\n"
     assert creds.read_bytes() == before
+
+
+def test_a_held_lock_fails_before_a_code_is_asked_for(
+    user: IamUser, isolate: Path, dead_url: str, tmp_path: Path
+):
+    """Another writer holds the credentials file's lock: -w fails at once, naming it, before the
+    code source runs or STS is reached, and the session cache is as it was."""
+    creds = isolate / ".aws" / "credentials"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode()); "
+            "print('held', flush=True); sys.stdin.read()",
+            f"{creds}.lock",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
+        ran = tmp_path / "code-asked"
+        command = f"sh -c 'touch {ran}; echo 123456'"
+        cache_before = snapshot(isolate / ".cache")
+        env = {**os.environ, "AWS_ENDPOINT_URL": dead_url}
+        done = mfa_env("-w", "mfa", "--mfa-command", command, user.name, "-s", "bash", env=env)
+        assert done.returncode == 1
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert f"is locked by process {holder.pid}" in lines[0]
+        assert done.stdout == "false\n"
+        assert not ran.exists()  # the code was never asked for
+        assert snapshot(isolate / ".cache") == cache_before
+    finally:
+        holder.kill()
+        holder.wait()

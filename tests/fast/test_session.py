@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from mfa_env import cache, cli, session
 from mfa_env.config import Role, Settings, Source
-from mfa_env.errors import AwsError, ConfigError, UsageError
+from mfa_env.errors import AwsError, ConfigError, NoCodeError, UsageError
 from tests.fast.stubs import LONG_TERM, NOW, ROLE, SERIAL, Stubbed, answer, creds
 from tests.helpers import FORBIDDEN
 
@@ -459,7 +460,7 @@ def test_the_shell_renews_a_role_below_its_window():
 def test_a_longer_role_asked_for_while_a_short_one_is_cached_says_so():
     plant(role_key(), 59 * MINUTE, HOUR, name="ASIAROLESESSION00")
     outcome = engine(Stubbed(), settings(role=role(7200)))[0].obtain()
-    assert any("needs --refresh and a code" in note for note in outcome.notes)
+    assert any("give a code for a longer one" in note for note in outcome.notes)
 
 
 # -- the cache it reads ---------------------------------------------------------------------------
@@ -615,3 +616,241 @@ def test_a_session_too_large_to_read_back_is_handed_out_but_not_cached(isolate):
     assert not os.path.exists(mfa_key().path())
     small = creds("ASIASMALL", 6 * HOUR, 12 * HOUR)
     assert len(cache.session_document(mfa_key(), small)) <= cache.MAX_ENTRY  # the limit is sane
+
+
+# -- what a code, a duration and a failed renewal mean (one code, one session) ------------------
+
+
+def no_terminal(serial: str) -> str:
+    raise NoCodeError("no MFA code given and no terminal to ask on; pass the code")
+
+
+def test_a_code_given_passes_over_a_cached_session_and_says_so():
+    """The code would otherwise be wasted: the user asked for a new session."""
+    plant(mfa_key(), 11 * HOUR)
+    aws = Stubbed()
+    expect_token(aws)
+    outcome = engine(aws, code_given=True)[0].obtain()
+    aws.done()
+    assert outcome.creds.access_key_id == "ASIANEWSESSION000"
+    assert any("a code was given, so the cached session" in note for note in outcome.notes)
+
+
+def test_a_longer_duration_than_the_cached_session_makes_a_new_one():
+    """`mfa-env -d 129600 USER CODE` with a 12-hour session cached."""
+    plant(mfa_key(), 11 * HOUR, 12 * HOUR)
+    aws = Stubbed()
+    expect_token(aws, duration=129600, hours=36)
+    given = settings(duration=129600)
+    outcome = engine(aws, given, duration_given=True)[0].obtain()
+    aws.done()
+    assert outcome.how.startswith("new session")
+    assert any("less than the --duration asked for" in note for note in outcome.notes)
+
+
+def test_a_duration_the_cached_session_meets_reuses_it():
+    planted = plant(mfa_key(), 11 * HOUR, 12 * HOUR)
+    outcome = engine(Stubbed(), settings(duration=3600), duration_given=True)[0].obtain()
+    assert outcome.creds == planted
+
+
+def test_a_longer_role_with_a_code_is_assumed_with_that_code():
+    """`mfa-env -d 7200 CODE` for a role with a one-hour session cached."""
+    plant(role_key(), 59 * MINUTE, HOUR, name="ASIAROLESESSION00")
+    aws = Stubbed()
+    expect_role(aws, 7200, key="ASIALONGROLE00000", code=True, hours=2)
+    got, asked = engine(aws, settings(role=role(7200)), code_given=True, duration_given=True)
+    outcome = got.obtain()
+    aws.done()
+    assert asked == [SERIAL]
+    assert outcome.creds.access_key_id == "ASIALONGROLE00000"
+
+
+def test_a_fresh_900_s_role_is_handed_out_to_a_credential_process_without_renewal():
+    """A 900 s role session lies wholly inside the SDK's refresh window: renewing it would give
+    another one inside it, so every fetch of the SDK gets it as it is, to its last minute."""
+    planted = plant(role_key(), 15 * MINUTE, 15 * MINUTE, name="ASIASHORTROLE000")
+    plant(mfa_key(), 11 * HOUR, name="ASIAMFA")
+    aws = Stubbed()
+    for minute in range(0, 14):  # ten calls and more, a minute apart
+        now = NOW + minute * MINUTE
+        got = session.Engine(
+            settings(role=role(900)),
+            session.Policy(for_process=True),
+            now,
+            code=no_terminal,
+            aws=aws,
+        )
+        assert got.obtain().creds == planted
+    assert aws.sessions == []  # no AssumeRole at all
+
+
+def test_a_role_issued_moments_ago_is_not_renewed():
+    planted = plant(role_key(), 14 * MINUTE, 14 * MINUTE + 30 * timedelta(seconds=1), name="ASIAX")
+    plant(mfa_key(), 11 * HOUR, name="ASIAMFA")
+    aws = Stubbed()
+    outcome = engine(aws, settings(role=role(None)), for_process=True)[0].obtain()
+    assert outcome.creds == planted
+    assert aws.sessions == []
+
+
+@pytest.mark.parametrize("code", ["Throttling", "AccessDenied", "ServiceUnavailable"])
+@pytest.mark.parametrize("for_process", [True, False])
+def test_a_role_that_cannot_be_renewed_is_handed_out_while_valid(code: str, for_process: bool):
+    """50 minutes into a one-hour role session (or at 14 minutes left, below the shell's
+    window), STS refuses or fails: the cached role session, with one warning."""
+    planted = plant(role_key(), 10 * MINUTE, HOUR, name="ASIAOLDROLE")
+    plant(mfa_key(), 11 * HOUR, name="ASIAMFA")
+    aws = Stubbed()
+    aws.refuse("sts", "assume_role", code, "no")
+    outcome = engine(aws, settings(role=role()), for_process=for_process)[0].obtain()
+    aws.done()
+    assert outcome.creds == planted
+    assert len(outcome.notes) == 1
+    assert outcome.notes[0].startswith("warning: could not renew the role session (AssumeRole")
+    assert "it ends in 10 min" in outcome.notes[0]
+
+
+def test_a_role_that_cannot_be_renewed_fails_when_it_has_under_a_minute_or_refresh_was_asked():
+    plant(role_key(), 50 * timedelta(seconds=1), HOUR, name="ASIAOLDROLE")
+    plant(mfa_key(), 11 * HOUR, name="ASIAMFA")
+    aws = Stubbed()
+    aws.refuse("sts", "assume_role", "Throttling")
+    with pytest.raises(AwsError):
+        engine(aws, settings(role=role()), for_process=True)[0].obtain()
+    plant(role_key(), 10 * MINUTE, HOUR, name="ASIAOLDROLE")
+    aws = Stubbed()
+    aws.refuse("sts", "assume_role", "Throttling")
+    with pytest.raises(AwsError):
+        engine(aws, settings(role=role()), refresh=True)[0].obtain()
+
+
+def test_no_terminal_hands_out_a_still_valid_mfa_session_with_a_warning():
+    """Below the shell's 15-minute window a new session needs a code; with no terminal to ask
+    on, the session that still has 10 minutes is better than none."""
+    planted = plant(mfa_key(), 10 * MINUTE)
+    aws = Stubbed()
+    got = session.Engine(settings(), session.Policy(), NOW, code=no_terminal, aws=aws)
+    outcome = got.obtain()
+    assert outcome.creds == planted
+    assert outcome.notes == (
+        "warning: no MFA code given and no terminal to ask on, so the cached session is "
+        "handed out as it is: it ends in 10 min",
+    )
+    refreshing = session.Engine(
+        settings(), session.Policy(refresh=True), NOW, code=no_terminal, aws=Stubbed()
+    )
+    with pytest.raises(NoCodeError):
+        refreshing.obtain()
+
+
+def test_no_terminal_and_a_role_whose_mfa_session_ended_hands_out_the_role_session():
+    planted = plant(role_key(), 10 * MINUTE, HOUR, name="ASIAOLDROLE")
+    aws = Stubbed()
+    got = session.Engine(settings(role=role()), session.Policy(), NOW, code=no_terminal, aws=aws)
+    outcome = got.obtain()
+    assert outcome.creds == planted
+    assert "could not renew the role session (no MFA code given" in outcome.notes[0]
+
+
+# -- the lock a new session is made under --------------------------------------------------------
+
+
+def test_a_run_that_waited_takes_the_session_the_other_one_made():
+    """The other process held the lock and cached its session meanwhile: no code, no STS."""
+    made = []
+
+    @contextlib.contextmanager
+    def other_process_first(parts: list[str]):
+        assert parts == [SOURCE_ID]
+        made.append(plant(mfa_key(), 12 * HOUR, name="ASIAOTHERPROCESS"))
+        yield True
+
+    aws = Stubbed()
+    got = session.Engine(
+        settings(), session.Policy(), NOW, code=no_terminal, aws=aws, lock=other_process_first
+    )
+    outcome = got.obtain()
+    assert outcome.creds == made[0]
+    assert aws.sessions == []
+    assert outcome.how.startswith("reused the cached session")
+
+
+def test_the_lock_is_taken_only_for_a_new_session():
+    taken: list[list[str]] = []
+
+    @contextlib.contextmanager
+    def record(parts: list[str]):
+        taken.append(parts)
+        yield False
+
+    plant(mfa_key(), 11 * HOUR)
+    hit = session.Engine(settings(), session.Policy(), NOW, code=no_terminal, lock=record)
+    hit.obtain()
+    assert taken == []  # a cache hit takes no lock
+    aws = Stubbed()
+    expect_role(aws, 3600)
+    role_run = session.Engine(
+        settings(role=role()), session.Policy(), NOW, code=no_terminal, aws=aws, lock=record
+    )
+    role_run.obtain()
+    assert taken == [[SOURCE_ID, f"{ROLE}#me-session#"]]  # the MFA session was cached
+
+
+def test_cache_locked_makes_a_second_holder_wait_then_read_again(isolate, monkeypatch):
+    """The real lock, two holders in one process (flock is per open file): the second says once
+    that it waits, gets the lock when the first lets go, and is told it waited."""
+    import threading
+
+    first_in, release = threading.Event(), threading.Event()
+    told: list[str] = []
+
+    def first() -> None:
+        with cache.locked(["src"]) as waited:
+            assert waited is False
+            first_in.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    first_in.wait(10)
+    threading.Timer(0.3, release.set).start()
+    with cache.locked(["src"], waiting=lambda: told.append("waiting")) as waited:
+        assert waited is True
+    holder.join(10)
+    assert told == ["waiting"]
+    lock_files = list((isolate / ".cache" / "mfa-env").glob("lock-*.lock"))
+    assert len(lock_files) == 1
+    assert oct(lock_files[0].stat().st_mode & 0o777) == "0o600"
+
+
+def test_cache_locked_gives_up_naming_the_holder(isolate, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(cache, "LOCK_WAIT", 0.2)
+    first_in, release = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with cache.locked(["src"]):
+            first_in.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    first_in.wait(10)
+    held = rf"pid {os.getpid()}\) has been getting"
+    try:
+        with pytest.raises(cache.LockTimeout, match=held), cache.locked(["src"]):
+            pass
+    finally:
+        release.set()
+        holder.join(10)
+
+
+def test_cache_locked_without_a_usable_cache_directory_goes_on_unlocked(isolate):
+    (isolate / ".cache").mkdir()
+    (isolate / ".cache" / "mfa-env").mkdir(mode=0o777)
+    os.chmod(isolate / ".cache" / "mfa-env", 0o777)  # not ours to trust
+    with cache.locked(["src"]) as waited:
+        assert waited is False
+    assert not list((isolate / ".cache" / "mfa-env").iterdir())
