@@ -337,6 +337,11 @@ def _translate(action: str, source: Source) -> Iterator[None]:
         ) from None
     except (bex.BotoCoreError, ValueError) as exc:  # a timestamp botocore cannot parse, say
         raise AwsError(f"{action}: {_one_line(exc)}") from None
+    except OSError as exc:  # below botocore (its retry's sleep, a socket it did not wrap)
+        raise AwsError(
+            f"{action}: {exc.strerror or _one_line(exc)}; check your network, proxy or "
+            "AWS_ENDPOINT_URL"
+        ) from None
 
 
 def _client_error(action: str, code: str, message: str, source: Source) -> str:

@@ -60,14 +60,14 @@ def sts(isolate: Path) -> Iterator[tuple[hostile.Responder, Clock]]:
         yield server, clock
 
 
-def later(server: hostile.Responder, clock: Clock, seconds: int, *args: str):
-    """mfa-env run `seconds` from now, by its own clock and the STS's alike."""
+def later(server: hostile.Responder, clock: Clock, seconds: int, *args: str, url: str = ""):
+    """mfa-env run `seconds` from now, by its own clock and the STS's alike (or against `url`)."""
     clock.offset = seconds
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": server.url,
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # socket timeouts keep real time
-    }
+    env = {**os.environ, "AWS_ENDPOINT_URL": url or server.url}
+    if not url:
+        # Socket timeouts keep real time. Not against `url`, where botocore retries, and
+        # libfaketime's sleep fails with EINVAL while the monotonic clock is real.
+        env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
     argv = [require("faketime"), "-f", f"+{seconds}", sys.executable, "-m", "mfa_env", *args]
     return detached(argv, env)
 
@@ -126,3 +126,44 @@ def test_a_role_of_900_seconds_keeps_a_long_mfa_session(sts):
     done = later(server, clock, 12 * 60, "--role-arn", ROLE, "-d", "900", "--serial", SERIAL)
     assert done.returncode == 0, done.stderr
     assert server.calls == ["GetSessionToken", "AssumeRole", "AssumeRole"]
+
+
+def test_50_minutes_into_a_role_with_sts_unreachable_the_cached_role_is_handed_out(sts, dead_url):
+    """Renewal fails (the network is gone): the role session still has 10 minutes, so a
+    credential_process gets it, with one warning, instead of an error the SDK would raise."""
+    server, clock = sts
+    first = later(server, clock, 0, "--profile", "ops", "--format", "json", "123456")
+    assert first.returncode == 0, first.stderr
+    done = later(server, clock, 50 * 60, "--profile", "ops", "--format", "json", url=dead_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == first.stdout
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1, done.stderr
+    assert "could not renew the role session (AssumeRole: cannot connect to" in warnings[0]
+    assert "it ends in 9 min" in warnings[0] or "it ends in 10 min" in warnings[0]
+    assert server.calls == ["GetSessionToken", "AssumeRole"]
+
+
+def test_a_fresh_900_second_role_serves_ten_sdk_calls_with_one_assume_role(sts, isolate):
+    """boto3 runs the credential_process on every call while a session lies inside its
+    15-minute refresh window, as a 900 s role session always does: each run is a cache hit."""
+    server, clock = sts
+    with open(isolate / ".aws" / "config", "a") as f:
+        f.write(
+            "duration_seconds = 900\n"
+            f"[profile ops-mfa]\ncredential_process = {sys.executable} -m mfa_env --profile ops "
+            "--format json\n"
+        )
+    first = later(server, clock, 0, "--profile", "ops", "--format", "json", "123456")
+    assert first.returncode == 0, first.stderr
+    env = {"AWS_ENDPOINT_URL": server.url}
+    script = (
+        "import boto3\n"
+        "client = boto3.Session(profile_name='ops-mfa').client('sts', region_name='us-east-1')\n"
+        "for _ in range(10):\n"
+        "    client.get_caller_identity()\n"
+    )
+    done = detached([sys.executable, "-c", script], {**os.environ, **env})
+    assert done.returncode == 0, done.stderr
+    assert server.calls.count("AssumeRole") == 1  # the first run's: none more
+    assert server.calls.count("GetCallerIdentity") == 10

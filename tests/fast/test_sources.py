@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import botocore.session
 import pytest
 
 from mfa_env import config, sts
 from mfa_env.config import AwsFiles
-from mfa_env.errors import ConfigError
+from mfa_env.errors import AwsError, ConfigError
 
 ROLE = "arn:aws:iam::123456789012:role/admin"
 
@@ -206,3 +207,15 @@ def test_a_role_profile_that_is_its_own_source_is_never_assumed_by_botocore(
     assert settings.source.access_key_id == "AKIASELFSOURCED"
     aws_session = sts.connect(settings.source, None)
     assert aws_session.access_key_id == "AKIASELFSOURCED"
+
+
+def test_an_os_error_below_botocore_is_one_line():
+    """What botocore does not wrap (its retry's sleep failing, say) is one line, not a
+    traceback: the renewal fallback and the error edge both see an AwsError."""
+
+    def call() -> None:
+        raise OSError(22, "Invalid argument")
+
+    aws = SimpleNamespace(deadline=5)
+    with pytest.raises(AwsError, match=r"^AssumeRole: Invalid argument; check your network"):
+        sts._call(aws, "AssumeRole", config.Source("p"), call)  # type: ignore[arg-type]
