@@ -56,16 +56,22 @@ def _check(name: str, value: str | None, shell: str) -> None:
         ) from None
 
 
+# Every statement ends in ";" where the habit `eval $(mfa-env …)` (unquoted, as ssh-agent's
+# README has it) would join the lines into one command: word splitting turns each line break
+# into a word boundary and eval joins the words with spaces (POSIX 2.6.5, 2.14 "eval"; fish's
+# command substitution splits at newlines). Without it, `unset A export B=…` sets nothing, and
+# ksh prints the secret in its "invalid variable name" error. Values stay intact in that form
+# as long as they hold no run of blanks, as AWS's values do not.
 def posix(assignments: Assignments) -> str:
     """sh, bash, dash, ash, zsh, ksh: inside '…' nothing is special but ' itself (POSIX 2.2.2)."""
     lines = []
     for name, value in assignments.items():
         _check(name, value, "POSIX shell")
         if value is None:
-            lines.append(f"unset {name}")
+            lines.append(f"unset {name};")
         else:
             quoted = value.replace("'", "'\\''")
-            lines.append(f"export {name}='{quoted}'")
+            lines.append(f"export {name}='{quoted}';")
     return "\n".join(lines) + "\n"
 
 
@@ -77,10 +83,10 @@ def fish(assignments: Assignments) -> str:
         if value is None:
             # `set -e` of an unset variable returns 4, and `set -gx` keeps the previous status,
             # so without `or true` a good `| source` would report failure.
-            lines.append(f"set -e {name}; or true")
+            lines.append(f"set -e {name}; or true;")
         else:
             quoted = value.replace("\\", "\\\\").replace("'", "\\'")
-            lines.append(f"set -gx {name} '{quoted}'")
+            lines.append(f"set -gx {name} '{quoted}';")
     return "\n".join(lines) + "\n"
 
 
@@ -95,10 +101,11 @@ def pwsh(assignments: Assignments) -> str:
     for name, value in assignments.items():
         _check(name, value, "PowerShell")
         if value is None:
-            lines.append(f"Remove-Item -Path Env:{name} -ErrorAction SilentlyContinue")
+            lines.append(f"Remove-Item -Path Env:{name} -ErrorAction SilentlyContinue;")
         else:
             quoted = re.sub(_PWSH_QUOTES, lambda m: m.group(0) * 2, value)
-            lines.append(f"$Env:{name} = '{quoted}'")
+            # ";" as in posix(): `Invoke-Expression "$(mfa-env …)"` joins the lines with spaces.
+            lines.append(f"$Env:{name} = '{quoted}';")
     return "\n".join(lines) + "\n"
 
 

@@ -269,8 +269,9 @@ def test_xonsh_run_by_its_interpreter_is_detected(tmp_path: Path):
 # PowerShell Language Specification 3.0, §2.3.5.2 "String literals": a verbatim-string-literal is
 # delimited by single-quote-characters, which are ' and U+2018-U+201B; inside it, nothing is
 # interpreted except a doubled single-quote-character, which stands for one. No $ expansion, no
-# backtick escapes. Statements are separated by newlines (§2.2.2), which may also appear inside
-# a string literal without ending it.
+# backtick escapes. A statement ends at a semicolon or a newline (§8.1, statement-terminator),
+# and a newline may also appear inside a string literal without ending it. We end each with
+# both, so that `Invoke-Expression "$(mfa-env …)"`, which joins the lines with spaces, works.
 _PS_QUOTE = "'\u2018\u2019\u201a\u201b"
 
 
@@ -280,7 +281,7 @@ def parse_pwsh(text: str) -> dict[str, str | None]:
     i = 0
     while i < len(text):
         m = re.compile(
-            r"Remove-Item -Path Env:([A-Za-z_][A-Za-z0-9_]*) -ErrorAction SilentlyContinue\n"
+            r"Remove-Item -Path Env:([A-Za-z_][A-Za-z0-9_]*) -ErrorAction SilentlyContinue;\n"
         ).match(text, i)
         if m:
             result[m.group(1)] = None
@@ -302,9 +303,9 @@ def parse_pwsh(text: str) -> dict[str, str | None]:
                 break
             chars.append(c)
             i += 1
-        assert text[i] == "\n", "a statement must end after its string"
+        assert text[i : i + 2] == ";\n", "a statement must end after its string"
         result[name] = "".join(chars)
-        i += 1
+        i += 2
     return result
 
 
@@ -338,7 +339,7 @@ def test_unholdable_values_are_refused(renderer, value: str):
 
 
 def test_powershell_doubles_each_typographic_quote_with_itself():
-    assert shells.pwsh({"K": "a\u2019b'c"}) == "$Env:K = 'a\u2019\u2019b''c'\n"
+    assert shells.pwsh({"K": "a\u2019b'c"}) == "$Env:K = 'a\u2019\u2019b''c';\n"
 
 
 @given(value=values)
