@@ -675,28 +675,45 @@ def long_term_keys(name: str, path: Path | None = None) -> tuple[str, str] | Non
     return (key_id, secret) if key_id or secret else None
 
 
-def move_keys_out(name: str, marks: dict[str, str], path: Path | None = None) -> Path:
+def move_keys_out(
+    name: str, marks: dict[str, str], path: Path | None = None, *, write: bool = True
+) -> Path:
     """Remove [name]'s two key lines and write `marks` in their place (or in a new [name]);
-    every other byte stays, as with write_profile, and the same lock and atomic rename."""
+    every other byte stays, as with write_profile, and the same lock and atomic rename. Raises
+    CredentialsFileError, with the file left as it was, when that cannot be done. With `write`
+    False the file is only read, so that an edit that would be refused is refused first."""
     target = Path(path) if path is not None else credentials_path()
     shown = paths.home_path(target)
     real = _real_file(target, shown)
+    if not write:
+        _moved(_read(real, shown)[0], name, marks, shown)
+        return target
     _make_private_dirs(real.parent)
     with _locked(real, shown):
         data, existing = _read(real, shown)
-        lines = _LINE.findall(_decoded(data, shown))
-        before = _parse(lines, shown)
-        section = next((s for s in _sections(lines) if s.name == name), None)
-        if section is None:
-            new_lines = _appended(lines, name, marks)
-        else:
-            new_lines = _keys_replaced(lines, section, marks)
-        _check_moved(before, new_lines, name, marks, shown)
+        text = _moved(data, name, marks, shown)
         mode = stat.S_IMODE(existing.st_mode) if existing is not None else paths.PRIVATE_FILE
-        text = "".join(new_lines).encode("utf-8")
         if text != data or existing is None:
             _replace(real, text, mode, existing, shown)
     return target
+
+
+def _moved(data: bytes, name: str, marks: dict[str, str], shown: str) -> bytes:
+    """The file's bytes with [name]'s keys out and `marks` in, checked as botocore reads them."""
+    lines = _LINE.findall(_decoded(data, shown))
+    before = _parse(lines, shown)
+    section = next((s for s in _sections(lines) if s.name == name), None)
+    if section is None:
+        problem = _name_problem(name)  # a name typed on the command line, not read in the file
+        if problem:
+            raise CredentialsFileError(
+                f"cannot add a profile named {name!r} to {shown} ({problem}); check the name"
+            )
+        new_lines = _appended(lines, name, marks)
+    else:
+        new_lines = _keys_replaced(lines, section, marks)
+    _check_moved(before, new_lines, name, marks, shown)
+    return "".join(new_lines).encode("utf-8")
 
 
 def _keys_replaced(lines: list[str], section: _Section, marks: dict[str, str]) -> list[str]:
@@ -741,7 +758,8 @@ def _check_moved(
     before, less the keys, plus the marks."""
     failed = CredentialsFileError(
         f"could not take the keys out of [{name}] in {shown} without changing how botocore "
-        "reads the rest of it; fix the file and try again (the keys stay where they are)"
+        f"reads the rest of it (look at the indentation of the lines after [{name}]); "
+        "fix the file and try again"
     )
     try:
         after = _parse(new_lines, shown)
@@ -756,8 +774,13 @@ def _check_moved(
         },
         **marks,
     }
-    same = before.defaults() == after.defaults() and all(
-        before.items(other) == after.items(other) for other in others
-    )
-    if not (same and after.has_section(name) and dict(after.items(name)) == wanted):
+    # The section names first: a header the edit turned into part of a value is gone from
+    # `after`, where asking for its items would raise NoSectionError.
+    same = sorted(after.sections()) == sorted({*others, name})
+    if not (
+        same
+        and before.defaults() == after.defaults()
+        and all(before.items(other) == after.items(other) for other in others)
+        and dict(after.items(name)) == wanted
+    ):
         raise failed

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mfa_env import cache
 from mfa_env.config import (
     SERIAL_RE,
     AwsFiles,
@@ -231,13 +230,8 @@ def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE)
             from mfa_env import keys
 
             session = _botocore_session(profile=source.profile)
-            key_id, secret = keys.load_keys(source.profile or "default")
-            if source.cache_id and cache.source_id(key_id) != source.cache_id:
-                # Another credentials file's profile of the same name stored its keys since.
-                raise ConfigError(
-                    f"the keyring's keys for {source.describe} are not the ones this credentials "
-                    f"file moved there; run mfa-env --store-keys {source.profile} again"
-                )
+            # The file's mfa_env_keys_id names the keys: load_keys refuses any others.
+            key_id, secret = keys.load_keys(source.profile or "default", source.cache_id)
             session.set_credentials(key_id, secret)
         elif source.profile is None:
             session = _botocore_session()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mfa_env import cache
-from tests.helpers import IamUser, no_tty, secret_service, snapshot
+from tests.helpers import ROOT, IamUser, detached, no_tty, secret_service, snapshot
 from tests.signing import signing_log
 
 WHOAMI = (
@@ -95,7 +95,9 @@ def test_sessions_in_the_keyring_never_touch_the_disk(
     assert first.returncode == 0, first.stderr
     secret = json.loads(first.stdout)["SecretAccessKey"]
     assert files_holding(isolate, secret) == []
-    assert not (isolate / ".cache" / "mfa-env").exists()
+    # Only the lock that one new session at a time per source takes (a pid, no secret).
+    cached = isolate / ".cache" / "mfa-env"
+    assert [p.name for p in cached.iterdir() if not p.name.startswith("lock-")] == []
     again = no_tty("--format", "json", user.name, env={**env, "AWS_ENDPOINT_URL": dead_url})
     assert again.returncode == 0, again.stderr
     assert again.stdout == first.stdout
@@ -159,9 +161,11 @@ def test_keys_not_in_the_file_are_asked_for_on_the_terminal(
     assert files_holding(isolate, "NOT+ECHOED") == []
 
 
-def test_keys_another_file_stored_since_are_not_used(
+def test_two_files_with_the_same_profile_keep_their_own_keys(
     user: IamUser, isolate: Path, keyring_env: dict[str, str], tmp_path: Path
 ):
+    # Issue 19: per-project AWS_SHARED_CREDENTIALS_FILE, both [default]. The second used to
+    # overwrite the first one's keys, which its file no longer held.
     assert no_tty("--store-keys", "default", env=keyring_env).returncode == 0
     other = tmp_path / "other-credentials"
     other.write_text("[default]\naws_access_key_id = AKIAOTHERFILE0000000\n"
@@ -170,7 +174,89 @@ def test_keys_another_file_stored_since_are_not_used(
         "--store-keys", "default", env={**keyring_env, "AWS_SHARED_CREDENTIALS_FILE": str(other)}
     )
     assert stored.returncode == 0, stored.stderr
+    ours = keyring_get(keyring_env, f"keys:default:{cache.source_id(user.access_key_id)}")
+    assert json.loads(ours) == {
+        "aws_access_key_id": user.access_key_id,
+        "aws_secret_access_key": user.secret_access_key,
+    }
     done = no_tty("--shell", "bash", "--no-cache", user.name, "123456", env=keyring_env)
-    assert done.returncode == 1
-    assert "are not the ones this credentials file moved there" in done.stderr
-    assert done.stdout == "false\n"
+    assert done.returncode == 0, done.stderr
+    assert "export AWS_SESSION_TOKEN=" in done.stdout
+
+
+def keyring_get(env: dict[str, str], name: str) -> str:
+    return keyring_call(env, f"print(keyring.get_password('mfa-env', {name!r}))").rstrip("\n")
+
+
+def keyring_call(env: dict[str, str], code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", f"import keyring\n{code}"],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+def test_keys_stored_by_an_older_version_are_still_read(
+    user: IamUser, isolate: Path, keyring_env: dict[str, str]
+):
+    # Versions before the ID named the entry by the profile alone.
+    document = json.dumps({
+        "aws_access_key_id": user.access_key_id, "aws_secret_access_key": user.secret_access_key,
+    })  # fmt: skip
+    keyring_call(keyring_env, f"keyring.set_password('mfa-env', 'keys:default', {document!r})")
+    marks = f"mfa_env_keys = keyring\nmfa_env_keys_id = {cache.source_id(user.access_key_id)}\n"
+    (isolate / ".aws" / "credentials").write_text(f"[default]\n{marks}")
+    done = no_tty("--shell", "bash", "--no-cache", user.name, "123456", env=keyring_env)
+    assert done.returncode == 0, done.stderr
+    again = no_tty("--store-keys", "default", env=keyring_env)
+    assert again.returncode == 0, again.stderr
+    assert "in the keyring already" in again.stderr
+
+
+BROKEN = ["RaisingKeyring", "BytesKeyring", "DeepKeyring"]
+
+
+def broken_env(backend: str) -> dict[str, str]:
+    """A backend that raises what keyring does not know, answers bytes, or answers JSON
+    nested too deep to read: named the way a user names one."""
+    return {
+        **os.environ,
+        "PYTHON_KEYRING_BACKEND": f"tests.fast.keyring_doubles.{backend}",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+@pytest.mark.parametrize("backend", BROKEN)
+def test_a_broken_backend_is_one_line_and_a_failing_eval(isolate: Path, backend: str):
+    creds = isolate / ".aws" / "credentials"
+    creds.parent.mkdir(exist_ok=True)
+    creds.write_text("[default]\naws_access_key_id = AKIABROKENBACKEND000\n"
+                     "aws_secret_access_key = broken/Secret\n")  # fmt: skip
+    before = creds.read_bytes()
+    env = broken_env(backend)
+    stored = no_tty("--store-keys", "default", env=env)
+    assert (stored.returncode, stored.stdout) == (1, "")
+    assert len(stored.stderr.splitlines()) == 1, stored.stderr
+    assert "the keys are still in [default] in ~/.aws/credentials" in stored.stderr
+    assert creds.read_bytes() == before
+    # A source whose keys the file says are in the keyring: eval fails, it does not exit 0.
+    marks = f"mfa_env_keys = keyring\nmfa_env_keys_id = {cache.source_id('AKIABROKENBACKEND000')}\n"
+    creds.write_text(f"[default]\n{marks}")
+    command = f'eval "$({sys.executable} -m mfa_env --shell bash alice 123456)"'
+    evaluated = detached(["bash", "--norc", "-c", command], env)
+    assert evaluated.returncode == 1, evaluated.stderr
+    assert len(evaluated.stderr.splitlines()) == 1, evaluated.stderr
+    assert "Traceback" not in evaluated.stderr
+
+
+@pytest.mark.parametrize("backend", BROKEN)
+def test_a_session_a_broken_keyring_cache_will_not_keep_is_still_handed_out(
+    user: IamUser, backend: str
+):
+    env = {**broken_env(backend), "MFA_ENV_CACHE": "keyring"}
+    done = no_tty("--shell", "bash", "--serial", user.serial, user.name, "123456", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "export AWS_SESSION_TOKEN=" in done.stdout
+    lines = done.stderr.splitlines()
+    assert lines[-1].startswith("mfa-env: new session for profile 'default'"), lines
+    assert all(line.startswith("mfa-env: warning: ") for line in lines[:-1]), lines
