@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 
+from mfa_env.credentials import user_set
 from mfa_env.errors import ConfigError, UsageError
 from mfa_env.paths import config_file, credentials_file, home_path
 from mfa_env.record import TYPE_CHECKING, Record
@@ -454,10 +455,20 @@ def parse_duration(text: str, where: str) -> int:
     return seconds
 
 
+def as_code(text: str) -> str | None:
+    """The six digits of `text` as authenticator apps show them (`912 320`, `912-320`): digits
+    with spaces or dashes between them; None for anything else."""
+    digits = text.replace(" ", "").replace("-", "")
+    if text[:1].isdigit() and text[-1:].isdigit() and matches(CODE_RE, digits):
+        return digits
+    return None
+
+
 def check_code(code: str) -> str:
-    if not matches(CODE_RE, code):
+    digits = as_code(code)
+    if digits is None:
         raise UsageError(f"the MFA code must be six digits, not {code!r}")
-    return code
+    return digits
 
 
 def check_serial(serial: str, where: str) -> str:
@@ -482,14 +493,15 @@ def split_positionals(args: tuple[str, ...]) -> tuple[str | None, str | None]:
             "put a command to run after --"
         )
     if len(args) == 2:
-        if matches(CODE_RE, args[0]) and not args[1].isdigit():
+        if as_code(args[0]) and as_code(args[1]) is None and not args[1].isdigit():
             raise UsageError(
                 f"USER comes before CODE: mfa-env {args[1]} {args[0]} (the code is the six digits)"
             )
         return args[0], check_code(args[1])
     if len(args) == 1:
-        if matches(CODE_RE, args[0]):
-            return None, args[0]
+        code = as_code(args[0])
+        if code is not None:
+            return None, code
         if args[0].isdigit():
             raise UsageError(
                 f"the MFA code must be six digits, not {args[0]!r} "
@@ -711,11 +723,13 @@ def resolve_role(inputs: Inputs, from_profile: Role | None, duration: int | None
 
 
 def resolve_region(explicit: str | None, setting: Callable[[str], str | None]) -> str | None:
+    """--region, then a region the user exported (as botocore and the AWS CLI let it win over
+    the profile's; not one an earlier mfa-env exported), then the profile's."""
     for value, where in (
         (explicit, "--region"),
+        (user_set(os.environ, "AWS_REGION"), "AWS_REGION"),
+        (user_set(os.environ, "AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION"),
         (setting("region"), "region in the AWS config"),
-        (_env("AWS_REGION"), "AWS_REGION"),
-        (_env("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION"),
     ):
         if value:
             # botocore.utils.validate_region_name: a host label, or it refuses to build a client.

@@ -22,20 +22,46 @@ ENV_NAMES = (
 # botocore prefers a stale AWS_SECURITY_TOKEN over a fresh AWS_SESSION_TOKEN: always clear it.
 STALE_NAMES = ("AWS_SECURITY_TOKEN",)
 SESSION_NAMES = ENV_NAMES[:4]
-# Where the shell output keeps the AWS_PROFILE it moves aside, for --unset and the next run.
+REGION_NAMES = ENV_NAMES[4:]
+# Where the shell output keeps the profile this shell named (AWS_PROFILE, else
+# AWS_DEFAULT_PROFILE), which it moves aside: the source of the next run in this shell.
 PROFILE_KEEPER = "MFA_ENV_PROFILE"
 PROFILE_NAMES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+# And each of the two as eval found it, under its own name, for --unset to put back.
+SAVED_PREFIX = "MFA_ENV_SAVED_"
+# The variables beyond the session that mfa-env exported itself (a region the user had not
+# set), space-separated: a later run may replace only these, and --unset removes only these.
+EXPORTED = "MFA_ENV_EXPORTED"
 # Removed from an exec-mode child: stale credentials and whatever would make tools ignore ours.
 EXEC_REMOVED = (*STALE_NAMES, *SESSION_NAMES, *PROFILE_NAMES, "MFA_ENV_RESOLVING_SOURCE")
 
 
+def exported_by_us(env: Mapping[str, str]) -> set[str]:
+    """The variables an earlier run in this shell exported itself (never the user's own)."""
+    return set(env.get(EXPORTED, "").split()) & set(REGION_NAMES)
+
+
+def user_set(env: Mapping[str, str], name: str) -> str | None:
+    """NAME's value when the user set it, not an earlier mfa-env; None otherwise."""
+    value = env.get(name, "").strip()
+    return value if value and name not in exported_by_us(env) else None
+
+
 def unset_env(env: Mapping[str, str]) -> dict[str, str | None]:
-    """What --unset assigns (None: unset): the session goes, the user's region stays, and the
-    AWS_PROFILE an earlier eval set aside comes back."""
-    names: dict[str, str | None] = dict.fromkeys((*STALE_NAMES, *SESSION_NAMES, PROFILE_KEEPER))
-    kept_profile = env.get(PROFILE_KEEPER, "").strip()
-    if kept_profile:
-        names["AWS_PROFILE"] = kept_profile
+    """What --unset assigns (None: unset): the session and whatever mfa-env exported itself
+    go, the user's own values stay, and AWS_PROFILE and AWS_DEFAULT_PROFILE come back, each
+    under its own name, as the eval that set them aside found them."""
+    names: dict[str, str | None] = dict.fromkeys((*STALE_NAMES, *SESSION_NAMES))
+    names.update(dict.fromkeys(sorted(exported_by_us(env))))
+    names[EXPORTED] = None
+    saved = {name: env.get(SAVED_PREFIX + name, "").strip() for name in PROFILE_NAMES}
+    if not any(saved.values()):  # set aside by a version that kept AWS_PROFILE alone
+        saved["AWS_PROFILE"] = env.get(PROFILE_KEEPER, "").strip()
+    for name, value in saved.items():
+        if value:
+            names[name] = value
+        names[SAVED_PREFIX + name] = None
+    names[PROFILE_KEEPER] = None
     return names
 
 
@@ -191,15 +217,34 @@ class Credentials:
             env["AWS_DEFAULT_REGION"] = region
         return env
 
-    def shell_env(self, region: str | None, moved_profile: str | None) -> dict[str, str | None]:
-        """What the shell output assigns (None: unset). With AWS_PROFILE set, SDKs whose chain
-        prefers a named profile (Node.js v3) would keep using its long-term keys: it is set
-        aside in MFA_ENV_PROFILE."""
+    def shell_env(self, region: str | None, env: Mapping[str, str]) -> dict[str, str | None]:
+        """What the shell output assigns (None: unset), given the shell's environment `env`.
+
+        The region goes only into the region variables the user has not set, and those are
+        recorded in MFA_ENV_EXPORTED. With AWS_PROFILE or AWS_DEFAULT_PROFILE set, SDKs whose
+        chain prefers a named profile (Node.js v3) would keep using its long-term keys: both
+        are set aside, each saved under its own name, the profile they name in
+        MFA_ENV_PROFILE."""
         names: dict[str, str | None] = dict.fromkeys(STALE_NAMES)
-        names.update(self.env(region))
-        if moved_profile:
+        names.update(self.env())
+        ours = exported_by_us(env)
+        exported = []
+        for name in REGION_NAMES:
+            if user_set(env, name):
+                continue  # the user's own: never touched
+            if region:
+                names[name] = region
+                exported.append(name)
+            elif name in ours:  # an earlier run's region, where none is known now
+                names[name] = None
+        if exported or ours:
+            names[EXPORTED] = " ".join(exported) or None
+        profiles = {name: env.get(name, "").strip() for name in PROFILE_NAMES}
+        if any(profiles.values()):
             names.update(dict.fromkeys(PROFILE_NAMES))
-            names[PROFILE_KEEPER] = moved_profile
+            for name, value in profiles.items():
+                names[SAVED_PREFIX + name] = value or None
+            names[PROFILE_KEEPER] = profiles["AWS_PROFILE"] or profiles["AWS_DEFAULT_PROFILE"]
         return names
 
     def child_env(

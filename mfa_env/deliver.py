@@ -82,7 +82,7 @@ def render(output: shells.Output, creds: Credentials, settings: Settings) -> str
         return creds.process_json() + "\n"
     if output.fmt == "dotenv":
         return shells.dotenv(creds.env(settings.region))
-    return output.shell.render(creds.shell_env(settings.region, settings.moved_profile))
+    return output.shell.render(creds.shell_env(settings.region, os.environ))
 
 
 def emit(output: shells.Output, text: str, summary: str, usage: str | None) -> None:

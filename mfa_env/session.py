@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from mfa_env import cache
@@ -26,7 +27,6 @@ from mfa_env.errors import AwsError, MfaEnvError, NoCodeError, UsageError
 from mfa_env.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:  # a protocol costs a class build: types only
-    from contextlib import AbstractContextManager
     from typing import Protocol
 
     from mfa_env.sts import Aws
@@ -233,6 +233,10 @@ class Engine:
             policy.min_ttl is None
         )
 
+    def _exclusive(self, parts: list[str]) -> AbstractContextManager[bool]:
+        """The lock a new session is made under; none without a cache to share it through."""
+        return self.lock(parts) if self.policy.use_cache else contextlib.nullcontext(False)
+
     def _lasts(self, creds: Credentials | None, seconds: float) -> bool:
         return creds is not None and creds.seconds_left(self.now) > seconds
 
@@ -302,7 +306,7 @@ class Engine:
             assert cached is not None
             assert serial is not None
             return cached, reused, serial
-        with self.lock([source]) as waited:
+        with self._exclusive([source]) as waited:
             if waited:  # another run made a session meanwhile: it is new, so take it
                 serial = serial or self._known_serial(source)
                 made = self._cached(cache.SessionKey(source, serial)) if serial else None
@@ -368,7 +372,7 @@ class Engine:
                 self._note_shorter(cached)
                 return cached, reused
         try:
-            with self.lock([source, key.role]) as waited:
+            with self._exclusive([source, key.role]) as waited:
                 if waited:  # another run made or renewed it meanwhile: it is new, so take it
                     serial = serial or self._known_serial(source)
                     made = self._cached(self._role_key(source, serial)) if serial else None

@@ -40,12 +40,20 @@ def test_second_run_reuses_the_session_with_the_network_gone(
     assert "reused the cached session" in again.stderr
 
 
-def test_a_code_given_still_reuses_a_valid_session(user: IamUser, offline):
+def test_a_code_given_asks_for_a_new_session(user: IamUser, offline):
+    """A code means the user wants a new session (it would be wasted otherwise): with STS
+    out of reach that fails, saying the cached session was passed over; without a code the
+    cached one is reused."""
     first = mfa_env(user.name, "123456", "-s", "bash")
     again = no_tty(user.name, "654321", "-s", "bash", env=offline())
-    assert again.returncode == 0, again.stderr
-    assert again.stdout == first.stdout
-    assert "reused" in again.stderr
+    assert again.returncode == 1
+    assert again.stdout == "false\n"
+    lines = again.stderr.splitlines()
+    assert "a code was given, so the cached session" in lines[0]
+    assert "cannot connect" in lines[-1]
+    reused = no_tty(user.name, "-s", "bash", env=offline())
+    assert reused.returncode == 0, reused.stderr
+    assert reused.stdout == first.stdout
 
 
 def test_refresh_asks_sts_and_no_cache_touches_nothing(user: IamUser, isolate: Path, offline):
@@ -123,7 +131,7 @@ def test_files_are_private_under_umask_000(user: IamUser, isolate: Path):
     cache_dir = isolate / ".cache" / "mfa-env"
     assert cache_dir.stat().st_mode & 0o777 == 0o700
     entries = list(cache_dir.iterdir())
-    assert {p.name.split("-")[0] for p in entries} == {"session", "serial"}
+    assert {p.name.split("-")[0] for p in entries} == {"session", "serial", "lock"}
     for entry in entries:
         assert entry.stat().st_mode & 0o777 == 0o600, entry
     # The entry holds an aware UTC expiry, not a local time.

@@ -795,6 +795,14 @@ def test_the_lock_is_taken_only_for_a_new_session():
     )
     role_run.obtain()
     assert taken == [[SOURCE_ID, f"{ROLE}#me-session#"]]  # the MFA session was cached
+    aws = Stubbed()
+    expect_token(aws)
+    uncached = session.Engine(
+        settings(), session.Policy(use_cache=False), NOW, code=lambda s: "123456", aws=aws,
+        lock=record,
+    )  # fmt: skip
+    uncached.obtain()
+    assert len(taken) == 1  # --no-cache: no cache to share a session through, so no lock
 
 
 def test_cache_locked_makes_a_second_holder_wait_then_read_again(isolate, monkeypatch):
