@@ -35,13 +35,16 @@ def as_user(text: str, user: IamUser) -> str:
 
 
 @pytest.fixture
-def shell_env(user: IamUser, tmp_path: Path) -> dict[str, str]:
+def shell_env(user: IamUser, isolate: Path, tmp_path: Path) -> dict[str, str]:
     if not AWS_CLI.exists():
         if CI:
             pytest.fail("AWS CLI v1 is not installed; `make clients` installs it")
         pytest.skip("AWS CLI v1 is not installed (run `make clients`)")
+    # The walkthrough's ~/.aws/config, with its region: the examples below add to it, as a
+    # user following the README would, and no region comes from anywhere else.
+    (isolate / ".aws" / "config").write_text(block("[default]\n   region = us-east-1"))
     path = f"{bin_dir(tmp_path)}:{AWS_CLI.parent}:{os.environ['PATH']}"
-    return {**os.environ, "PATH": path, "AWS_DEFAULT_REGION": "us-east-1"}
+    return {**os.environ, "PATH": path}
 
 
 def bash(script: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -66,7 +69,8 @@ def test_the_credential_process_and_write_profile_examples_live_side_by_side(
     user: IamUser, isolate: Path, shell_env: dict[str, str]
 ):
     config = block("[profile work-mfa]")
-    (isolate / ".aws" / "config").write_text(config)
+    with open(isolate / ".aws" / "config", "a") as f:
+        f.write(config)
     first = as_user(block("mfa-env -w mfa ian_zhuang 123456"), user)
     done = bash(first + "aws --profile work-mfa sts get-caller-identity\n", shell_env)
     assert done.returncode == 0, done.stderr
@@ -78,7 +82,8 @@ def test_the_role_examples(user: IamUser, moto_url: str, isolate: Path, shell_en
         make_role(moto_url, name)
     roles = as_user(block("[profile admin]\nrole_arn"), user).replace("ian_zhuang", user.name)
     roles = re.sub(r"mfa_serial = .*", f"mfa_serial = {user.serial}", roles)
-    (isolate / ".aws" / "config").write_text(roles + roles.replace("admin", "ops"))
+    with open(isolate / ".aws" / "config", "a") as f:
+        f.write(roles + roles.replace("admin", "ops"))
     script = block('eval "$(mfa-env --profile admin 123456)"')
     done = bash(script + "aws sts get-caller-identity --output text\n", shell_env)
     assert done.returncode == 0, done.stderr
