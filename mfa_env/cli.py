@@ -147,6 +147,7 @@ def run(options: Options) -> None:
     now = datetime.now(timezone.utc)
     output = None if stdout_is_a_terminal() else shells.POSIX_OUTPUT
     try:
+        _refuse_conflicts(options)
         if options.status:  # a report on stderr: no statements, so no shell to detect
             status(now, options.brief)
         if options.store_keys:  # no statements either
@@ -173,9 +174,27 @@ def run(options: Options) -> None:
         written = _write_profile(options.write_profile, outcome.creds, settings)
         hand_out(output, outcome, settings, now, hint, written, options.exec_argv)
     except MfaEnvError as exc:
-        fail(str(exc), exc.exit_code, output)
         for note in exc.notes:
             say(note)
+        fail(str(exc), exc.exit_code, output)
+
+
+def _refuse_conflicts(options: Options) -> None:
+    """Options that mean nothing together are a usage error, never one of them ignored."""
+    if options.brief and not options.status:
+        raise UsageError("--brief goes with --status: mfa-env --status --brief")
+    modes = {
+        "--status": options.status,
+        "--unset": options.unset,
+        "--store-keys": options.store_keys is not None,
+        "-- COMMAND": bool(options.exec_argv),
+        "-w/--write-profile": options.write_profile is not None and not options.exec_argv,
+    }
+    chosen = [name for name, on in modes.items() if on]
+    if len(chosen) > 1:
+        raise UsageError(f"{chosen[0]} and {chosen[1]} cannot be used together")
+    if chosen and chosen[0] in ("--status", "--unset", "--store-keys") and options.args:
+        raise UsageError(f"{chosen[0]} takes no USER or CODE")
 
 
 def _obtain(

@@ -1,0 +1,37 @@
+"""The command line as a user types it: options that mean nothing together are refused, in one
+line and with status 2, before anything else happens (CliRunner, in-process)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from mfa_env import cli
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--brief"], "--brief goes with --status: mfa-env --status --brief"),
+        (["--brief", "alice"], "--brief goes with --status: mfa-env --status --brief"),
+        (["--unset", "--status"], "--status and --unset cannot be used together"),
+        (["--status", "-w", "mfa"], "--status and -w/--write-profile cannot be used together"),
+        (["--unset", "--store-keys", "p"], "--unset and --store-keys cannot be used together"),
+        (["--unset", "-w", "mfa"], "--unset and -w/--write-profile cannot be used together"),
+        (["--status", "--", "env"], "--status and -- COMMAND cannot be used together"),
+        (["--unset", "alice"], "--unset takes no USER or CODE"),
+        (["--status", "123456"], "--status takes no USER or CODE"),
+        (["--store-keys", "p", "alice", "123456"], "--store-keys takes no USER or CODE"),
+    ],
+)
+def test_options_that_mean_nothing_together_are_a_usage_error(args: list[str], words: str):
+    done = CliRunner().invoke(cli.cli, args)
+    assert done.exit_code == 2
+    assert done.stderr == f"mfa-env: error: {words}\n"
+    assert done.stdout == "false\n"  # a POSIX eval of it fails too
+
+
+def test_write_profile_is_honoured_in_exec_mode(isolate):
+    """-w with -- COMMAND is one request (store the session, then run), not a conflict."""
+    done = CliRunner().invoke(cli.cli, ["-w", "mfa", "--", "true"])
+    assert "cannot be used together" not in done.stderr
