@@ -83,12 +83,17 @@ def parse_rfc3339(text: str) -> datetime:
     return utc(datetime.fromisoformat(text))
 
 
-def describe_expiry(expiration: datetime, now: datetime) -> str:
-    """`valid until 2026-11-27 12:00 +08:00, in 11h 59m`: local time, and time left."""
-    local = expiration.astimezone()
+def local_time(moment: datetime) -> str:
+    """`2026-11-27 12:00 +08:00`: the local time, as every message shows a time."""
+    local = moment.astimezone()
     offset = local.strftime("%z")
     offset = f"{offset[:3]}:{offset[3:]}" if offset else ""
-    return f"valid until {local:%Y-%m-%d %H:%M} {offset}, in {_left(expiration, now)}"
+    return f"{local:%Y-%m-%d %H:%M} {offset}".rstrip()
+
+
+def describe_expiry(expiration: datetime, now: datetime) -> str:
+    """`valid until 2026-11-27 12:00 +08:00, in 11h 59m`: local time, and time left."""
+    return f"valid until {local_time(expiration)}, in {_left(expiration, now)}"
 
 
 def _left(expiration: datetime, now: datetime) -> str:
@@ -108,7 +113,7 @@ def describe_status(env: Mapping[str, str], now: datetime, short: bool = False) 
     except (ValueError, OverflowError):
         return False, "aws ?" if short else f"AWS_CREDENTIAL_EXPIRATION is not a time: {raw!r}"
     if expiration <= now:
-        when = f"{expiration:%Y-%m-%d %H:%M} UTC"
+        when = local_time(expiration)
         return (
             False,
             "aws expired" if short else f"the session in this environment expired at {when}",

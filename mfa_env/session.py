@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from mfa_env import cache
 from mfa_env.config import ROLE_CHAIN_MAX, Settings, Source
-from mfa_env.credentials import Credentials
+from mfa_env.credentials import Credentials, local_time
 from mfa_env.errors import AwsError, MfaEnvError, NoCodeError, UsageError
 from mfa_env.record import TYPE_CHECKING, Record
 
@@ -277,7 +277,7 @@ class Engine:
         if left <= 0 or creds.expiration - self.now > cache.HORIZON:
             when = "has already expired" if left <= 0 else "ends further ahead than any can"
             raise AwsError(
-                f"STS returned a session that {when} ({creds.expiration:%Y-%m-%d %H:%M} UTC); "
+                f"STS returned a session that {when} ({local_time(creds.expiration)}); "
                 "your clock or the endpoint is wrong: sync the clock "
                 "(e.g. 'timedatectl set-ntp true') and try again"
             )

@@ -35,3 +35,17 @@ def test_write_profile_is_honoured_in_exec_mode(isolate):
     """-w with -- COMMAND is one request (store the session, then run), not a conflict."""
     done = CliRunner().invoke(cli.cli, ["-w", "mfa", "--", "true"])
     assert "cannot be used together" not in done.stderr
+
+
+def test_status_shows_times_as_every_other_message_does(monkeypatch):
+    """Local time with its offset (`+00:00`), not `UTC`."""
+    from datetime import datetime, timezone
+
+    from mfa_env.credentials import describe_status
+
+    monkeypatch.setenv("TZ", "UTC")
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    env = {"AWS_SESSION_TOKEN": "t", "AWS_CREDENTIAL_EXPIRATION": "2026-12-01T11:00:00Z"}
+    ok, line = describe_status(env, now)
+    assert not ok
+    assert line == "the session in this environment expired at 2026-12-01 11:00 +00:00"
