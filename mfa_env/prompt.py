@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
 import shlex
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from typing import NoReturn
 
 from mfa_env.config import CODE_RE, matches
@@ -50,30 +53,20 @@ def from_command(command: str) -> str:
     if not argv:
         raise UsageError("--mfa-command is empty")
     name = f"--mfa-command '{printable(argv[0])}'"
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=None,  # its own messages (a touch prompt, say) reach the user directly
-        )
-    except FileNotFoundError:
-        raise MfaEnvError(f"{name} was not found; check the command and PATH") from None
-    except PermissionError:
-        raise MfaEnvError(f"{name} is not executable") from None
-    except OSError as exc:
-        raise MfaEnvError(f"{name} could not be run: {exc.strerror}") from None
-    assert proc.stdout is not None
-    try:
-        output = _collect(proc, proc.stdout.fileno(), name)
-    except KeyboardInterrupt:
-        raise MfaEnvError(f"cancelled while {name} was running") from None
-    finally:
-        # A leftover child that writes again gets SIGPIPE instead of a pipe nobody reads.
-        proc.stdout.close()
-        if proc.returncode is None:
-            proc.kill()
-            proc.wait()
+    with _ctrl_c_noted() as interrupted:
+        proc = _start(argv, name)
+        try:
+            output = _collect(proc, name, interrupted)
+        finally:
+            # A leftover child that writes again gets SIGPIPE instead of a pipe nobody reads.
+            if proc.stdout is not None:
+                proc.stdout.close()
+            if proc.returncode is None:
+                proc.kill()
+                proc.wait()
+        # Before the exit status: a command that the same Ctrl-C killed was cancelled.
+        if interrupted:
+            raise MfaEnvError(f"cancelled while {name} was running")
     if proc.returncode < 0:
         raise MfaEnvError(f"{name} was killed by {_signal_name(-proc.returncode)}")
     if proc.returncode != 0:
@@ -85,36 +78,82 @@ def from_command(command: str) -> str:
     return codes[0].decode("ascii")
 
 
-def _collect(proc: subprocess.Popen[bytes], fd: int, name: str) -> bytes:
-    """What the command printed, once it has exited; raises if it outlives the timeout."""
+@contextlib.contextmanager
+def _ctrl_c_noted() -> Iterator[list[int]]:
+    """While the command runs, Ctrl-C is noted in the list rather than raised.
+
+    A KeyboardInterrupt surfaces wherever Python happens to be: under load, often still inside
+    Popen after the child exists (it printed, the user pressed Ctrl-C, we had not run yet). It
+    then passed every handler of ours, said only "cancelled", and nobody stopped or reaped the
+    child (issue 19). Noted instead, it is acted on where we hold the child. A SIGINT that is
+    ignored (nohup, `&` in a script) or not Python's to raise is left as it is.
+    """
+    caught: list[int] = []
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield caught
+        return
+
+    def note(signum: int, _frame: object) -> None:
+        caught.append(signum)
+
+    # The child starts with SIGINT at its default: exec resets a handled signal.
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _start(argv: list[str], name: str) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=None,  # its own messages (a touch prompt, say) reach the user directly
+        )
+    except FileNotFoundError:
+        raise MfaEnvError(f"{name} was not found; check the command and PATH") from None
+    except PermissionError:
+        raise MfaEnvError(f"{name} is not executable") from None
+    except OSError as exc:
+        raise MfaEnvError(f"{name} could not be run: {exc.strerror}") from None
+
+
+def _collect(proc: subprocess.Popen[bytes], name: str, interrupted: list[int]) -> bytes:
+    """What the command printed, once it has exited or Ctrl-C was pressed; raises if it
+    outlives the timeout. It waits in steps of _EXIT_POLL, so that Ctrl-C is seen within one
+    even when the command has closed its stdout and ignores the interrupt."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     deadline = time.monotonic() + MFA_COMMAND_TIMEOUT
     output = bytearray()
-    while True:
+    watched = [fd]
+    while not interrupted:
         # Everything the command wrote before it exited is in the pipe by then: read what is
         # there without waiting, and nothing its leftovers write later.
         exited = proc.poll() is not None
         remaining = deadline - time.monotonic()
         if not exited and remaining <= 0:
             _timed_out(output, name)
-        ready, _, _ = select.select([fd], [], [], 0 if exited else min(remaining, _EXIT_POLL))
+        ready, _, _ = select.select(watched, [], [], 0 if exited else min(remaining, _EXIT_POLL))
         if not ready:
             if exited:
-                return bytes(output)
+                break
             continue
         chunk = os.read(fd, 65536)
         if not chunk:
-            break
+            watched = []  # end of file, and the command may still be running
+            continue
         output += chunk
         if len(output) > MFA_COMMAND_MAX_OUTPUT:
             raise MfaEnvError(
                 f"{name} printed more than {MFA_COMMAND_MAX_OUTPUT // 1024} KiB; "
                 "it should print one MFA code"
             )
-    # End of file, and the command may still be running.
-    try:
-        proc.wait(timeout=max(deadline - time.monotonic(), 0))
-    except subprocess.TimeoutExpired:
-        _timed_out(output, name)
     return bytes(output)
 
 

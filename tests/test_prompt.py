@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pty
+import re
 import select
 import signal
 import stat
@@ -14,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pytest
@@ -222,14 +224,24 @@ def test_unusable_command_lines_are_usage_errors(command: str, words: str):
     assert "oathtool" not in str(caught.value)
 
 
+def _bash(*args: str) -> pexpect.spawn:
+    """bash on a real pseudo-terminal, with Ctrl-C as a login terminal has it. A SIGINT that
+    pytest inherited ignored (started with `&` from a script, or under nohup) would otherwise
+    be ignored by all of them, and no ^C test could pass."""
+    return pexpect.spawn(
+        "bash",
+        ["--norc", *args],
+        encoding="utf-8",
+        timeout=30,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
 def _spawn(tmp_path: Path, *args: str) -> tuple[pexpect.spawn, Path]:
     """mfa-env on a real pseudo-terminal, its stdout captured by $(…) as a user's eval does."""
     out = tmp_path / "stdout"
     cmd = " ".join([sys.executable, "-m", "mfa_env", *args])
-    child = pexpect.spawn(
-        "bash", ["--norc", "-c", f'printf %s "$({cmd})" > {out}'], encoding="utf-8", timeout=30
-    )
-    return child, out
+    return _bash("-c", f'printf %s "$({cmd})" > {out}'), out
 
 
 def test_the_prompt_asks_on_the_terminal_and_never_on_stdout(user: IamUser, tmp_path: Path):
@@ -277,12 +289,7 @@ def test_the_prompt_is_on_the_terminal_when_stdout_and_stderr_are_files(
     """As botocore runs a credential_process: both streams captured, the terminal still there."""
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     cmd = [sys.executable, "-m", "mfa_env", "--format", "json", "--serial", user.serial, user.name]
-    child = pexpect.spawn(
-        "bash",
-        ["--norc", "-c", f'exec "$@" > {out} 2> {err}', "bash", *cmd],
-        encoding="utf-8",
-        timeout=30,
-    )
+    child = _bash("-c", f'exec "$@" > {out} 2> {err}', "bash", *cmd)
     child.expect(f"MFA code for {user.serial}: ")
     child.sendline("12345")
     child.expect("the code must be six digits")
@@ -299,9 +306,7 @@ def test_the_prompt_is_on_the_terminal_when_stdout_and_stderr_are_files(
 def test_ctrl_c_with_stderr_captured_ends_the_prompt_line(user: IamUser, tmp_path: Path):
     err = tmp_path / "stderr"
     cmd = [sys.executable, "-m", "mfa_env", "--format", "json", user.name]
-    child = pexpect.spawn(
-        "bash", ["--norc", "-c", f'exec "$@" 2> {err}', "bash", *cmd], encoding="utf-8", timeout=30
-    )
+    child = _bash("-c", f'exec "$@" 2> {err}', "bash", *cmd)
     child.expect("MFA code for")
     child.sendintr()
     child.expect(pexpect.EOF)
@@ -338,3 +343,74 @@ def test_ctrl_c_while_the_mfa_command_runs_ends_cleanly(user: IamUser, tmp_path:
     child.close()
     assert f"cancelled while --mfa-command '{otp}' was running" in child.before
     assert "Traceback" not in child.before
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Python's own Ctrl-C, as mfa-env has it on a terminal, whatever pytest inherited."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
+def test_ctrl_c_the_moment_the_command_starts_is_the_same_clean_cancel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The race behind the flaky test above, made certain: the interrupt arrives while Popen
+    has the child but from_command does not yet. Sent to us alone, so the command itself runs
+    on and only our clean-up can stop it."""
+    real_popen = subprocess.Popen
+    started: list[subprocess.Popen[bytes]] = []
+
+    def popen_then_ctrl_c(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc = real_popen(*args, **kwargs)
+        started.append(proc)
+        os.kill(os.getpid(), signal.SIGINT)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", popen_then_ctrl_c)
+    otp = _script(tmp_path, "exec sleep 30")
+    try:
+        with pytest.raises(MfaEnvError, match=re.escape(f"cancelled while --mfa-command '{otp}'")):
+            prompt.from_command(str(otp))
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped from_command as a KeyboardInterrupt")
+    finally:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert started[0].returncode == -signal.SIGKILL  # stopped and reaped by us
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
+def test_ctrl_c_is_seen_while_a_command_that_closed_its_stdout_runs_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """After end of file the command is waited for in steps that notice Ctrl-C: a tool that
+    outlives the interrupt (here it is not even sent one) is stopped, not waited on. Missed,
+    the run would end at the timeout with "gave no code" instead."""
+    monkeypatch.setattr(prompt, "MFA_COMMAND_TIMEOUT", 10)
+    # The pause puts the interrupt after end of file has been read, when not under load.
+    otp = _script(tmp_path, "exec >&-; sleep 0.3; kill -INT $PPID; exec sleep 30")
+    try:
+        with pytest.raises(MfaEnvError, match="cancelled while"):
+            prompt.from_command(str(otp))
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped from_command as a KeyboardInterrupt")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_ignored_ctrl_c_stays_ignored(tmp_path: Path):
+    """Started with SIGINT ignored (`&` in a script, nohup), mfa-env and its command stay so."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        otp = _script(tmp_path, "kill -INT $PPID; kill -INT $$; echo 123456")
+        assert prompt.from_command(str(otp)) == "123456"
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
