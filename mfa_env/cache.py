@@ -239,49 +239,94 @@ def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Itera
     """Hold the lock named by `parts` in the cache directory; yield whether another process
     held it first, so that what it stored should be read again.
 
-    flock: the kernel frees it when its holder exits, however it ends, so a killed process
-    leaves nothing to clean up. A cache directory that is not ours, or cannot be made, means
-    no lock (a cache that cannot be used never blocks the user)."""
-    import fcntl
+    flock, on a file that lives only while it is held: the holder unlinks it before letting go,
+    and a process that locked a file since unlinked tries again on the new one. So nothing is
+    left behind, and the kernel frees a killed holder's lock. A cache directory that is not
+    ours, or cannot be made, means no lock (a cache that cannot be used never blocks the
+    user)."""
     import time
 
     directory = paths.cache_dir()
     path = os.path.join(directory, entry_name("lock", parts) + ".lock")
+    waited = False
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        fd = _lock_file(directory, path)
+        if fd is None:
+            yield False
+            return
+        try:
+            held = _take(fd, path, deadline, waited or waiting is None)
+        except _Busy:
+            held = None
+            if waiting is not None:
+                waiting()
+        except BaseException:
+            os.close(fd)
+            raise
+        if not held:
+            os.close(fd)
+            if held is False:  # a file system without locks: go on without one
+                yield False
+                return
+            waited = True  # held by another, or unlinked by it since: look again
+            continue
+        try:
+            with contextlib.suppress(OSError):  # who holds it, for a waiter that gives up
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield waited
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            os.close(fd)  # closing the descriptor releases the lock
+        return
+
+
+class _Busy(Exception):
+    """Held by another process, the first time we looked: say so, then wait."""
+
+
+def _lock_file(directory: str, path: str) -> int | None:
+    """The lock file, opened (made 0600 if need be); None where there can be no lock of ours."""
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         if not _check_dir(directory):
             paths.private_dirs(directory)
         fd = os.open(path, flags, paths.PRIVATE_FILE)
     except (OSError, Distrust):
-        yield False
-        return
+        return None
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode) or status.st_uid not in _trusted_owners():
+        os.close(fd)
+        return None
+    paths.adopt_owner(path, fd)  # under sudo -E: the user's own runs must be able to lock it
+    return fd
+
+
+def _take(fd: int, path: str, deadline: float, patient: bool) -> bool | None:
+    """Lock `fd`: True once held, and still the file at `path`; None when its holder unlinked
+    it meanwhile; False where flock is not to be had. _Busy the first time it is found held
+    (unless `patient`), LockTimeout past the deadline."""
+    import fcntl
+    import time
+
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if not patient:
+                raise _Busy from None
+            if time.monotonic() > deadline:
+                raise LockTimeout(_held_too_long(fd)) from None
+            time.sleep(_LOCK_POLL)
+        except OSError:
+            return False
     try:
-        status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode) or status.st_uid not in _trusted_owners():
-            yield False  # not a lock of ours: go on without one
-            return
-        waited = False
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not waited and waiting is not None:
-                    waiting()
-                waited = True
-                if time.monotonic() > deadline:
-                    raise LockTimeout(_held_too_long(fd)) from None
-                time.sleep(_LOCK_POLL)
-            except OSError:
-                yield False  # a file system without locks: go on without one
-                return
-        with contextlib.suppress(OSError):  # who holds it, for a waiter that gives up
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield waited
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+    except OSError:
+        same = False
+    return True if same else None
 
 
 def _held_too_long(fd: int) -> str:

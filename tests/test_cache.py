@@ -131,7 +131,7 @@ def test_files_are_private_under_umask_000(user: IamUser, isolate: Path):
     cache_dir = isolate / ".cache" / "mfa-env"
     assert cache_dir.stat().st_mode & 0o777 == 0o700
     entries = list(cache_dir.iterdir())
-    assert {p.name.split("-")[0] for p in entries} == {"session", "serial", "lock"}
+    assert {p.name.split("-")[0] for p in entries} == {"session", "serial"}  # no lock left
     for entry in entries:
         assert entry.stat().st_mode & 0o777 == 0o600, entry
     # The entry holds an aware UTC expiry, not a local time.

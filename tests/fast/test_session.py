@@ -827,9 +827,38 @@ def test_cache_locked_makes_a_second_holder_wait_then_read_again(isolate, monkey
         assert waited is True
     holder.join(10)
     assert told == ["waiting"]
-    lock_files = list((isolate / ".cache" / "mfa-env").glob("lock-*.lock"))
-    assert len(lock_files) == 1
-    assert oct(lock_files[0].stat().st_mode & 0o777) == "0o600"
+    assert not list((isolate / ".cache" / "mfa-env").glob("lock-*"))  # unlinked by its holder
+
+
+def test_cache_locked_holds_a_private_file_while_held(isolate):
+    with cache.locked(["src"]):
+        lock_files = list((isolate / ".cache" / "mfa-env").glob("lock-*.lock"))
+        assert len(lock_files) == 1
+        assert oct(lock_files[0].stat().st_mode & 0o777) == "0o600"
+        assert lock_files[0].read_text() == str(os.getpid())
+
+
+def test_cache_locked_retries_a_file_its_holder_unlinked(isolate, monkeypatch):
+    """A waiter that locked the file its holder unlinked on the way out locks a new one, so two
+    processes never both hold "the" lock."""
+    with cache.locked(["src"]):
+        path = next((isolate / ".cache" / "mfa-env").glob("lock-*.lock"))
+        stale = os.open(path, os.O_RDWR)
+    assert not path.exists()  # the holder unlinked it: `stale` is an orphan inode now
+    real_open = os.open
+    handed: list[int] = []
+
+    def first_the_orphan(target, flags, mode=0o777):
+        if str(target) == str(path) and not handed:
+            handed.append(stale)
+            return stale
+        return real_open(target, flags, mode)
+
+    monkeypatch.setattr(cache.os, "open", first_the_orphan)
+    with cache.locked(["src"]) as waited:
+        assert handed == [stale]  # it was given the orphan first,
+        assert waited is True  # saw that it was no longer the file at the path,
+        assert path.exists()  # and holds the one that is
 
 
 def test_cache_locked_gives_up_naming_the_holder(isolate, monkeypatch):
