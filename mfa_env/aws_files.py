@@ -211,6 +211,13 @@ def _entries(creds: Credentials, shown: str, region: str | None = None) -> dict[
 
 def _real_file(target: Path, shown: str) -> Path:
     """The file to replace: a symlink's final target, so that the link itself stays a link."""
+    if target == Path() and paths.credentials_file() == "":
+        # Path("") is ".". botocore reads no credentials file for an empty variable, so there
+        # is none to write: the session would be stored where nothing reads it.
+        raise CredentialsFileError(
+            "AWS_SHARED_CREDENTIALS_FILE is set but empty, so botocore reads no credentials "
+            "file; unset it, or set it to the file to use"
+        )
     try:
         real = Path(os.path.realpath(target))
         loop = real.is_symlink()  # realpath stops resolving when it meets a loop
@@ -310,16 +317,29 @@ def _wait_for_lock(fd: int, shown: str) -> None:
 
 
 def _read(real: Path, shown: str) -> tuple[bytes, os.stat_result | None]:
-    """The file's bytes and status; a missing file is empty and has no status."""
+    """The file's bytes and status; a missing file is empty and has no status. Opened without
+    blocking and checked once open, so that a FIFO put in its place since _real_file looked
+    cannot hang the run."""
     try:
-        with open(real, "rb") as handle:
-            return handle.read(), os.fstat(handle.fileno())
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return b"", None
     except OSError as error:
         raise CredentialsFileError(
             f"could not read {shown} ({error.strerror}); check its permissions and try again"
         ) from None
+    with open(fd, "rb") as handle:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise CredentialsFileError(
+                f"{shown} is not a regular file; move it away or set AWS_SHARED_CREDENTIALS_FILE"
+            )
+        try:
+            return handle.read(), status
+        except OSError as error:
+            raise CredentialsFileError(
+                f"could not read {shown} ({error.strerror}); check its permissions and try again"
+            ) from None
 
 
 def _decoded(data: bytes, shown: str) -> str:
@@ -438,44 +458,25 @@ def _parse(lines: list[str], shown: str) -> configparser.RawConfigParser:
 def _parse_text(text: str, shown: str) -> configparser.RawConfigParser:
     # The defaults, as in botocore's raw_config_parse: strict (no repeated section or key), no
     # inline comments, blank lines allowed inside values.
+    from mfa_env.config import nested_problem, parse_error  # one wording for every reader
+
     parser = configparser.RawConfigParser()
     problem = ""
     try:
         # As text mode hands configparser the lines: universal newlines, each ending in "\n".
         with collector_paused():
             parser.read_file(io.StringIO(text, newline=None), source=shown)
-    except configparser.DuplicateSectionError as error:
-        problem = f"has [{error.section}] more than once (line {error.lineno})"
-    except configparser.DuplicateOptionError as error:
-        problem = f"sets {error.option} twice in [{error.section}] (line {error.lineno})"
-    except configparser.MissingSectionHeaderError as error:
-        problem = f"has a line before its first [section] header (line {error.lineno})"
-    except configparser.ParsingError as error:
-        numbers = ", ".join(str(number) for number, _ in error.errors)
-        problem = f"has lines that are not `key = value`, [section] or comment (line {numbers})"
-    except configparser.Error:
-        problem = "cannot be parsed"
+    except configparser.Error as error:
+        problem = parse_error(error)
     # Only a value whose first line is empty (a line that ends in = or :) can be nested: the
     # full check runs wherever there is one, and the rest of the time costs one search.
     if not problem and re.search(r"[=:][^\S\r\n]*$", text, re.M):
-        problem = _nested_problem(parser)
+        problem = nested_problem(parser)
     if problem:
         raise CredentialsFileError(
             f"{shown} {problem}, so botocore cannot read it; fix the file and try again"
         )
     return parser
-
-
-def _nested_problem(parser: configparser.RawConfigParser) -> str:
-    """Like botocore's _parse_nested: a value that starts on a new line holds `k = v` lines."""
-    for section in parser.sections():
-        for option in parser.options(section):
-            value = parser.get(section, option)
-            if value.startswith("\n") and any(
-                "=" not in line for line in value.splitlines() if line.strip()
-            ):
-                return f"has a nested value without `=` under {option} in [{section}]"
-    return ""
 
 
 @functools.lru_cache(maxsize=2)

@@ -21,6 +21,7 @@ from mfa_env.deliver import (
     say,
     status,
     stdout_is_a_terminal,
+    stdout_lost,
     unset,
 )
 from mfa_env.errors import MfaEnvError, UsageError
@@ -259,3 +260,18 @@ def main(argv: "list[str] | None" = None) -> None:
     except click.ClickException as exc:  # a usage error: before run() knows the shell
         message = f"{exc.format_message()} (see mfa-env --help)"
         fail(message, exc.exit_code, None if stdout_is_a_terminal() else shells.POSIX_OUTPUT)
+    except OSError as exc:
+        if not _in_click_echo(exc):
+            raise  # not stdout's failure: a bug, which tests must see
+        stdout_lost(exc)
+
+
+def _in_click_echo(exc: BaseException) -> bool:
+    """Whether click's own text (--help, --version, Tab completion) met a stdout that could not
+    take it: click ends a closed pipe itself (Command.main), but not a full disk, nor a closed
+    pipe under Tab completion. Told by where it was raised, so that any other OSError stays a
+    traceback."""
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return frame is not None and frame.tb_frame.f_globals.get("__name__") == "click.utils"

@@ -6,16 +6,25 @@ cached fast path never has to import botocore. Environment variables are read at
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping
 
 from mfa_env.credentials import user_set
 from mfa_env.errors import ConfigError, UsageError
-from mfa_env.paths import config_file, credentials_file, home_path
+from mfa_env.paths import (
+    config_file,
+    credentials_file,
+    home_path,
+    shown_config_file,
+    shown_credentials_file,
+)
 from mfa_env.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
+    import configparser
     from typing import TypeVar
 
     T = TypeVar("T")
@@ -38,38 +47,127 @@ def matches(pattern: str, text: str) -> bool:
     return re.fullmatch(pattern, text, re.ASCII) is not None
 
 
-def _read_ini(path: str) -> dict[str, dict[str, str]]:
-    """Sections of an AWS file the way botocore's raw_config_parse reads them; missing = empty."""
-    import configparser  # not on a cache hit
+def _read_file(path: str) -> bytes | None:
+    """The bytes of an AWS file, or None where botocore reads no file: nothing there, or not a
+    regular file (a FIFO, a directory, a device such as /dev/zero, a symlink loop: its
+    configloader.raw_config_parse asks os.path.isfile), or one that cannot be opened or read
+    (EACCES: configparser's read() skips it). Opened without blocking and checked on the open
+    descriptor, so a FIFO put in its place meanwhile cannot hang the run."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (OSError, ValueError):  # ValueError: a NUL in the path, which botocore finds no file
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with open(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
+
+def not_read(path: str) -> str | None:
+    """Why botocore reads no file at `path` though something is there ("is a FIFO, not a regular
+    file"), for a message that would puzzle without it; None when nothing is there or it is a
+    regular file that can be read."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        what = "a symlink loop" if exc.errno == errno.ELOOP else f"out of reach ({exc.strerror})"
+        return f"is {what}, so botocore reads no file there"
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device"
+        )
+        return f"is {kind}, not a regular file, so botocore reads no file there"
+    if _read_file(path) is None:
+        return "cannot be read, so botocore reads no file there"
+    return None
+
+
+def _parse(path: str) -> configparser.RawConfigParser | None:
+    """The AWS file parsed as botocore's raw_config_parse parses it; None where botocore reads no
+    file. A file botocore cannot parse is a ConfigError naming it and the line."""
+    import configparser  # not on a cache hit
+    import io
+
+    data = _read_file(path)
+    if data is None:
+        return None
+    shown = home_path(path)
     parser = configparser.RawConfigParser()
     try:
-        with open(path, encoding="utf-8") as f:
-            parser.read_file(f)
-    except FileNotFoundError:
+        # As text mode hands configparser the lines: universal newlines, each ending in "\n".
+        parser.read_file(io.StringIO(data.decode("utf-8"), newline=None))
+    except UnicodeDecodeError as exc:
+        line = _newlines(data[: exc.start]) + 1
+        raise ConfigError(f"cannot parse {shown}: line {line} is not UTF-8 text; fix it") from None
+    except configparser.Error as exc:
+        raise ConfigError(f"cannot parse {shown}: it {parse_error(exc)}; fix it") from None
+    return parser
+
+
+def _newlines(data: bytes) -> int:
+    """How many line breaks universal newlines see in `data`."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+def _read_ini(path: str) -> dict[str, dict[str, str]]:
+    """Sections of an AWS file the way botocore's raw_config_parse reads them; no file = empty."""
+    parser = _parse(path)
+    if parser is None:
         return {}
-    except IsADirectoryError:
-        raise ConfigError(f"{home_path(path)} is a directory, not an AWS file") from None
-    except configparser.MissingSectionHeaderError as exc:
-        if exc.line.startswith("\ufeff"):
-            raise ConfigError(
-                f"{home_path(path)} starts with a UTF-8 byte-order mark, which botocore cannot "
-                "read; save it without the mark"
-            ) from None
-        raise ConfigError(
-            f"cannot parse {home_path(path)} (line {exc.lineno} comes before any [section]); "
-            "fix or remove it"
-        ) from None
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        detail = str(exc).splitlines()[0].rstrip(":")
-        # "While reading from '/full/path' [line  8]: section 'x' already exists" -> "line 8: …"
-        detail = re.sub(r"While reading from .*? \[line\s+(\d+)\]: ", r"line \1: ", detail)
-        raise ConfigError(
-            f"cannot parse {home_path(path)} ({detail}); fix or remove the broken line"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {home_path(path)}: {exc.strerror}") from None
     return {name: dict(parser.items(name)) for name in parser.sections()}
+
+
+def parse_problem(path: str) -> str | None:
+    """What stops botocore from reading the AWS file at `path`, as one line that names the file
+    and the line numbers, never a line's text (any line may hold a secret); None when botocore
+    reads it. For botocore's ConfigParseError, whose own message quotes the line."""
+    try:
+        parser = _parse(path)
+    except ConfigError as exc:
+        return str(exc)
+    problem = nested_problem(parser) if parser is not None else ""
+    return f"cannot parse {home_path(path)}: it {problem}; fix it" if problem else None
+
+
+def parse_error(error: configparser.Error) -> str:
+    """What configparser found wrong with an AWS file, as the rest of a sentence about the file
+    ("has [a] more than once (line 7)"): names and line numbers, never a line's text."""
+    import configparser
+
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"has [{error.section}] more than once (line {error.lineno})"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"sets {error.option} twice in [{error.section}] (line {error.lineno})"
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        if error.lineno == 1 and error.line.startswith("\ufeff"):
+            return "starts with a UTF-8 byte-order mark, which botocore cannot read"
+        return f"has a line before its first [section] header (line {error.lineno})"
+    if isinstance(error, configparser.ParsingError):
+        numbers = [str(number) for number, _line in error.errors]
+        shown = ", ".join(numbers[:5]) + (
+            f" and {len(numbers) - 5} more" if len(numbers) > 5 else ""
+        )
+        return f"has lines that are not `key = value`, [section] or comment (line {shown})"
+    return "is not in the INI format botocore reads"
+
+
+def nested_problem(parser: configparser.RawConfigParser) -> str:
+    """As botocore's _parse_nested reads them: a value that starts on a new line must hold
+    `key = value` lines. The problem as the rest of a sentence about the file, or ""."""
+    for section in parser.sections():
+        for option, value in parser.items(section):
+            if value.startswith("\n") and any(
+                "=" not in line for line in value.splitlines() if line.strip()
+            ):
+                return f"has a nested value without `=` under {option} in [{section}]"
+    return ""
 
 
 # `[profile` (or `[services`) spelled otherwise than `[profile NAME]` with one space and a plain
@@ -105,16 +203,16 @@ class _Sections(Mapping[str, Mapping[str, str]]):
         self._done: dict[str, dict[str, str] | None] = {}
         self._all: dict[str, dict[str, str]] | None = None
         self._missing = False
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-            if b"\r" in data:  # as universal newlines read it, as configparser does
-                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            self._data = data
-            self._check()
-        except FileNotFoundError:  # no file is no profiles, as botocore reads it
+        data = _read_file(path)
+        if data is None:  # no file botocore reads is no profiles
             self._all, self._missing = {}, True
-        except (OSError, ValueError, _Ambiguous):  # unreadable, not UTF-8, ambiguous
+            return
+        if b"\r" in data:  # as universal newlines read it, as configparser does
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        self._data = data
+        try:
+            self._check()
+        except (ValueError, _Ambiguous):  # not UTF-8, ambiguous
             self._whole()
 
     def _whole(self) -> dict[str, dict[str, str]]:
@@ -246,8 +344,7 @@ class _Sections(Mapping[str, Mapping[str, str]]):
 
 
 def _reads_cleanly(text: str) -> bool:
-    """Whether botocore reads this one section without an error, nested values included
-    (botocore.configloader: each of their lines must hold a `=`)."""
+    """Whether botocore reads this one section without an error, nested values included."""
     import configparser
 
     parser = configparser.RawConfigParser()
@@ -255,9 +352,7 @@ def _reads_cleanly(text: str) -> bool:
         parser.read_string(text)
     except configparser.Error:
         return False
-    values = [value for name in parser.sections() for _key, value in parser.items(name)]
-    nested = [line for value in values if value.startswith("\n") for line in value.splitlines()]
-    return all("=" in line for line in nested if line.strip())
+    return not nested_problem(parser)
 
 
 def plain_options(text: str) -> dict[str, str] | None:
@@ -388,8 +483,8 @@ class Source(Record):
 
 def unknown_profile(profile: str) -> ConfigError:
     return ConfigError(
-        f"profile {profile!r} is not in {home_path(credentials_file())} "
-        f"or {home_path(config_file())}; check the name or run "
+        f"profile {profile!r} is not in {shown_credentials_file()} "
+        f"or {shown_config_file()}; check the name or run "
         f"'aws configure --profile {profile}'"
     )
 
@@ -525,11 +620,26 @@ def shell_profile() -> str | None:
     return _env("AWS_PROFILE") or _env("AWS_DEFAULT_PROFILE") or _env("MFA_ENV_PROFILE")
 
 
+def _key_from_env(name: str, value: str) -> str:
+    """A key from the environment as AWS makes every key: printable ASCII. Anything else (a byte
+    that is not UTF-8, a pasted non-breaking space) can be neither hashed nor signed."""
+    if not (value.isascii() and value.isprintable()):
+        raise ConfigError(
+            f"{name} holds characters that are not printable ASCII, which no AWS key has; "
+            "set it again (its value is not shown)"
+        )
+    return value
+
+
 def _source_from_env() -> Source | None:
     key, secret = _env("AWS_ACCESS_KEY_ID"), _env("AWS_SECRET_ACCESS_KEY")
     # A session token beside them means these are an earlier session, never a source.
     if key and secret and not (_env("AWS_SESSION_TOKEN") or _env("AWS_SECURITY_TOKEN")):
-        return Source(profile=None, access_key_id=key, secret_access_key=secret)
+        return Source(
+            profile=None,
+            access_key_id=_key_from_env("AWS_ACCESS_KEY_ID", key),
+            secret_access_key=_key_from_env("AWS_SECRET_ACCESS_KEY", secret),
+        )
     return None
 
 
@@ -596,7 +706,7 @@ def resolve_source(files: AwsFiles, profile: str | None) -> tuple[Source, Role |
         if profile == "default":
             raise ConfigError(
                 "no AWS credentials found: no [default] profile in "
-                f"{home_path(credentials_file())} "
+                f"{shown_credentials_file()} "
                 "and no AWS_ACCESS_KEY_ID; run 'aws configure', or pass --profile"
             )
         raise unknown_profile(profile)

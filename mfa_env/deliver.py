@@ -7,7 +7,6 @@ is imported (mfa_env.main) alike.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
 import sys
@@ -29,37 +28,96 @@ SESSION_MARKER = "MFA_ENV_SESSION"  # an exec-mode child's: names the session, r
 
 def say(message: str) -> None:
     """Every stderr line passes here: outside text in it is shown with its controls escaped."""
-    _write(sys.stderr, f"mfa-env: {printable(message)}\n")
+    _to_stderr(f"mfa-env: {printable(message)}\n")
 
 
-def _write(stream: TextIO | None, text: str) -> None:
-    """Write and flush, as click.echo did: nothing when the stream is closed (`2>&-`), and UTF-8
-    where Python chose ASCII (PYTHONIOENCODING=ascii), so a non-ASCII name is not an error."""
+def _write(stream: TextIO | None, text: str, escape: bool = False) -> None:
+    """Write and flush, never failing for the text: nothing when the stream is closed (`2>&-`).
+
+    The text goes in the stream's encoding when that can hold it. Otherwise stdout gets UTF-8
+    bytes, what every shell and AWS tool reads, where Python chose ASCII (PYTHONIOENCODING=ascii,
+    the C locale) or latin-1 and a profile name is neither; a message (`escape`) shows what the
+    encoding cannot hold as \\x…/\\u… escapes. Either way the bytes are settled before any is
+    written, so there is never half a line. Only the stream itself can fail (OSError; ValueError
+    once it is closed)."""
     if stream is None:
         return
+    encoding = stream.encoding or "utf-8"
     buffer = getattr(stream, "buffer", None)
-    if buffer is not None and codecs.lookup(stream.encoding or "utf-8").name == "ascii":
-        stream.flush()
-        buffer.write(text.encode())
-        buffer.flush()
-    else:
-        stream.write(text)
-        stream.flush()
+    if not _holds(encoding, text):
+        if not escape and buffer is not None:
+            data = text.encode("utf-8", "backslashreplace")  # statements are valid Unicode
+            stream.flush()
+            buffer.write(data)
+            buffer.flush()
+            return
+        text = _escaped(encoding, text)
+    stream.write(text)
+    stream.flush()
+
+
+def _holds(encoding: str, text: str) -> bool:
+    try:
+        text.encode(encoding)
+    except (UnicodeError, LookupError):
+        return False
+    return True
+
+
+def _escaped(encoding: str, text: str) -> str:
+    """Text the encoding can hold: what it cannot, as Python escapes (\\xe9, \\u0142)."""
+    try:
+        # A round trip through the encoding itself keeps what it can hold (é in latin-1).
+        escaped = text.encode(encoding, "backslashreplace").decode(encoding)
+    except (UnicodeError, LookupError):
+        escaped = ""
+    if _holds(encoding, escaped):
+        return escaped
+    return text.encode("ascii", "backslashreplace").decode()  # every stdio encoding holds ASCII
+
+
+def _to_stderr(text: str) -> None:
+    """A line for the person. When no one reads stderr any more (a closed pipe, a full disk),
+    the run goes on without it: the statements on stdout still matter."""
+    try:
+        _write(sys.stderr, text, escape=True)
+    except (OSError, ValueError):
+        _mute(sys.stderr)
+
+
+def stdout_lost(exc: OSError | ValueError) -> NoReturn:
+    """stdout could not take the statements (or click's --help): status 1, and a line unless the
+    pipe was closed, which is its reader's choice (as click.Command.main ends it)."""
+    _mute(sys.stdout)
+    if not isinstance(exc, BrokenPipeError):
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is closed"
+        say(f"error: could not write to stdout ({reason})")
+    sys.exit(1)
+
+
+def _mute(stream: TextIO | None) -> None:
+    """Point a stream that failed at /dev/null: what it still holds, and what Python would flush
+    at exit, then go nowhere, with no "Exception ignored" and no exit status 120."""
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
 
 
 def cancelled() -> NoReturn:
     """Ctrl-C: a line break (^C sits where the cursor was), then the one line."""
-    _write(sys.stderr, "\n")
+    _to_stderr("\n")
     fail("cancelled", 1, None)
 
 
 def silence() -> None:
     """After a broken pipe: what Python would flush at exit goes nowhere, with no traceback."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
     for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(devnull, stream.fileno())
+        _mute(stream)
 
 
 def stdout_is_a_terminal() -> bool:
@@ -88,7 +146,10 @@ def render(output: shells.Output, creds: Credentials, settings: Settings) -> str
 def emit(output: shells.Output, text: str, summary: str, usage: str | None) -> None:
     say(summary)
     if not output.tty:
-        _write(sys.stdout, text)
+        try:
+            _write(sys.stdout, text)
+        except (OSError, ValueError) as exc:
+            stdout_lost(exc)
     elif usage:  # the user forgot eval: no secret on the screen, and how to use it
         say(f"stdout is a terminal, so nothing was printed; run it as: {usage}")
 
@@ -135,7 +196,7 @@ def status(now: datetime, brief: bool) -> NoReturn:
     if not brief:
         say(report)
     elif report:  # for a prompt: no prefix, and nothing at all without a session
-        _write(sys.stderr, printable(report) + "\n")
+        _to_stderr(printable(report) + "\n")
     sys.exit(0 if ok else 1)
 
 
@@ -159,8 +220,12 @@ def execute(argv: tuple[str, ...], creds: Credentials, settings: Settings, summa
 
 
 def fail(message: str, code: int, output: shells.Output | None) -> NoReturn:
-    """The one place a failure is printed: one line on stderr, at most a failing statement."""
+    """The one place a failure is printed: one line on stderr, at most a failing statement. A
+    stream that cannot take its part changes nothing: the status is the failure's."""
     say(f"error: {message or 'failed'}")  # one line: say escapes any break in it
     if output is not None and output.fail_statement():
-        _write(sys.stdout, output.fail_statement())
+        try:
+            _write(sys.stdout, output.fail_statement())
+        except (OSError, ValueError):
+            _mute(sys.stdout)
     sys.exit(code)

@@ -12,21 +12,44 @@ PRIVATE_DIR = 0o700
 
 
 def _aws_path(variable: str, default: str) -> str:
-    # botocore.configloader.raw_config_parse: os.path.expandvars, then os.path.expanduser.
-    # An empty variable counts as unset, as botocore's `or` does.
-    return os.path.expanduser(os.path.expandvars(os.environ.get(variable) or default))
+    """As botocore finds an AWS file: the variable when it is set, even to nothing (its
+    configprovider reads the environment with `name in os.environ`), expanded as
+    configloader.raw_config_parse expands it. An empty one names no file: botocore reads none
+    (os.path.isfile("") is False), and neither does mfa-env."""
+    value = os.environ.get(variable)
+    return os.path.expanduser(os.path.expandvars(default if value is None else value))
 
 
 def credentials_file() -> str:
+    """The shared credentials file; "" when AWS_SHARED_CREDENTIALS_FILE is set but empty."""
     return _aws_path("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
 
 
 def config_file() -> str:
+    """The config file; "" when AWS_CONFIG_FILE is set but empty."""
     return _aws_path("AWS_CONFIG_FILE", "~/.aws/config")
 
 
+def shown_aws_file(path: str, variable: str) -> str:
+    """An AWS file as messages name it: ~ for home, or what stands for none (a variable set but
+    empty names no file, as botocore reads it)."""
+    return home_path(path) if path else f"no file ({variable} is empty)"
+
+
+def shown_credentials_file() -> str:
+    return shown_aws_file(credentials_file(), "AWS_SHARED_CREDENTIALS_FILE")
+
+
+def shown_config_file() -> str:
+    return shown_aws_file(config_file(), "AWS_CONFIG_FILE")
+
+
 def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    # The XDG Base Directory spec: an empty or relative XDG_CACHE_HOME is to be ignored (a
+    # relative one would put the cache wherever the shell happens to be).
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        base = os.path.expanduser("~/.cache")
     return os.path.join(base, "mfa-env")
 
 

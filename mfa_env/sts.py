@@ -17,11 +17,12 @@ from mfa_env.config import (
     Source,
     matches,
     no_credentials,
+    parse_problem,
     unknown_profile,
 )
 from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, ConfigError
-from mfa_env.paths import config_file, credentials_file, home_path
+from mfa_env.paths import config_file, credentials_file, home_path, shown_config_file
 
 if TYPE_CHECKING:
     import botocore.session
@@ -93,7 +94,11 @@ def _settings(what: str) -> Iterator[None]:
     except bex.ProfileNotFound as exc:
         raise unknown_profile(str(exc.kwargs.get("profile", "default"))) from None
     except bex.ConfigParseError as exc:
-        raise ConfigError(f"cannot parse {exc.kwargs.get('path', 'an AWS file')}; fix it") from None
+        # botocore names the file it read, which may be the in-memory excerpt, and quotes the
+        # line: the real files are read again, for their names and line numbers alone.
+        problems = (parse_problem(path) for path in (credentials_file(), config_file()) if path)
+        found = next((problem for problem in problems if problem), None)
+        raise ConfigError(found or f"cannot parse {exc.kwargs.get('path')}; fix it") from None
     except bex.PartialCredentialsError as exc:
         where = _partial(exc.kwargs.get("provider"))
         missing = exc.kwargs.get("cred_var")
@@ -289,7 +294,7 @@ def _where(detail: str) -> str:
         secret = name in _SECRET_SETTINGS or not name.startswith("AWS_")
         if not secret and len(value) > 1 and value in detail:
             return f"fix {name}"
-    return f"fix the AWS_* environment variables or the profile in {home_path(config_file())}"
+    return f"fix the AWS_* environment variables or the profile in {shown_config_file()}"
 
 
 def _is_skew(code: str, message: str) -> bool:
