@@ -6,6 +6,7 @@ are read at call time, so a test (or a user) can move every file with the enviro
 
 import contextlib
 import os
+import stat
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -110,7 +111,9 @@ def write_private(
     import tempfile  # only on a write: the cached path never needs it
 
     directory = os.path.dirname(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    prefix = f".{os.path.basename(path)}."
+    _sweep(directory, prefix)
+    fd, temp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
     try:
         try:
             os.fchmod(fd, mode)  # fchmod ignores the umask
@@ -131,6 +134,32 @@ def write_private(
             os.unlink(temp)
         raise
     _fsync_dir(directory)
+
+
+# A writer keeps its temporary file for milliseconds; one this old was left by a writer that was
+# killed (kill -9, a power cut) between mkstemp and the rename, and nothing will ever use it.
+STALE_TEMP = 10.0
+
+
+def _sweep(directory: str, prefix: str) -> None:
+    """Remove what killed writers of this file left: our temporary files (PREFIX…XXXX.tmp),
+    regular, ours, and older than STALE_TEMP. Anything else is left alone."""
+    import time
+
+    now = time.time()
+    try:
+        names = [n for n in os.listdir(directory or ".") if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        if not name.endswith(".tmp"):
+            continue
+        leftover = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            status = os.lstat(leftover)
+            ours = status.st_uid == os.geteuid() and stat.S_ISREG(status.st_mode)
+            if ours and now - status.st_mtime > STALE_TEMP:
+                os.unlink(leftover)
 
 
 def _fsync_dir(directory: str) -> None:

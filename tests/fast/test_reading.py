@@ -246,3 +246,33 @@ def test_stderr_shows_what_its_encoding_cannot_hold_as_escapes(monkeypatch):
     monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(raw, encoding="latin-1"))
     deliver.say("profile 'caf\u00e9 \u0142\u00f3d\u017a'")
     assert raw.getvalue() == b"mfa-env: profile 'caf\xe9 \\u0142\xf3d\\u017a'\n"
+
+
+def test_a_write_removes_the_temporary_files_killed_writers_left(tmp_path):
+    """A kill -9 between mkstemp and the rename leaves `.NAME.XXXX.tmp`: the next write of NAME
+    removes those older than paths.STALE_TEMP, and nothing else."""
+    import time
+
+    tmp_path = tmp_path / "aws"  # a folder of its own: HOME is in tmp_path
+    tmp_path.mkdir()
+
+    target = tmp_path / "credentials"
+    old = time.time() - paths.STALE_TEMP - 5
+    stale = tmp_path / ".credentials.k1ll3d.tmp"
+    fresh = tmp_path / ".credentials.wr1t1ng.tmp"  # another writer, right now
+    other = tmp_path / ".config.k1ll3d.tmp"  # another file's
+    not_a_file = tmp_path / ".credentials.d1r.tmp"
+    for made in (stale, fresh, other):
+        made.write_text("x")
+    not_a_file.mkdir()
+    for aged in (stale, other, not_a_file):
+        os.utime(aged, (old, old))
+    paths.write_private(str(target), b"[default]\n")
+    assert target.read_bytes() == b"[default]\n"
+    assert not stale.exists()
+    assert fresh.exists()
+    assert other.exists()
+    assert not_a_file.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".config.k1ll3d.tmp", ".credentials.d1r.tmp", ".credentials.wr1t1ng.tmp", "credentials"]
+    )
