@@ -18,7 +18,7 @@ class UsageError(MfaEnvError):
     exit_code = 2
 
 
-class NoCodeError(UsageError):
+class NoCodeError(MfaEnvError):
     """No code given and none to be had: no terminal to ask on. A still-valid cached session
     may be handed out instead."""
 

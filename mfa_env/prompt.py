@@ -14,8 +14,8 @@ import time
 from collections.abc import Iterator
 from typing import NoReturn
 
-from mfa_env.config import CODE_RE, matches
-from mfa_env.errors import MfaEnvError, UsageError, printable
+from mfa_env.config import as_code
+from mfa_env.errors import MfaEnvError, NoCodeError, UsageError, printable
 
 MFA_COMMAND_TIMEOUT = 60
 # Far more than any OTP tool prints; a runaway command (`yes`) is stopped, not buffered.
@@ -176,7 +176,7 @@ def from_terminal(label: str) -> str:
     try:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
-        raise MfaEnvError(
+        raise NoCodeError(
             "no MFA code given and no terminal to ask on; pass the code as an argument, "
             "or use --mfa-command"
         ) from None
@@ -196,8 +196,8 @@ def _ask(fd: int, label: str) -> str:
             if line is None:
                 _show(fd, "\n", encoding)
                 raise MfaEnvError("no MFA code entered (end of input)")
-            code = line.strip().replace(" ", "")
-            if matches(CODE_RE, code):
+            code = as_code(line.strip())
+            if code is not None:
                 return code
             _show(fd, "mfa-env: the code must be six digits\n", encoding)
         raise UsageError("no valid six-digit MFA code entered")

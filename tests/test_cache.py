@@ -82,9 +82,15 @@ def _plant(user: IamUser, isolate: Path, expires_in: timedelta) -> Credentials:
 def test_a_session_near_its_end_is_not_reused_in_any_time_zone(user: IamUser, isolate, tz, offline):
     _plant(user, isolate, timedelta(minutes=10))  # less than the default --min-ttl of 15 minutes
     env = offline(TZ=tz)
-    done = no_tty("--serial", user.serial, "-s", "bash", env=env)
+    done = no_tty("--serial", user.serial, "-s", "bash", "--min-ttl", "900", env=env)
     assert done.returncode == 1
     assert "no terminal" in done.stderr  # it wanted a new code
+    # Without a --min-ttl of the user's, a session still valid beats none: one warning.
+    done = no_tty("--serial", user.serial, "-s", "bash", env=env)
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert "no terminal to ask on, so the cached session is handed out as it is" in warnings[0]
     done = no_tty("--serial", user.serial, "-s", "bash", "--min-ttl", "300", env=env)
     assert done.returncode == 0, done.stderr
     assert "export AWS_ACCESS_KEY_ID='ASIAPLANTED'" in done.stdout

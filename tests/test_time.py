@@ -98,10 +98,15 @@ def test_credential_process_hands_out_the_mfa_session_to_its_last_minutes(sts):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["AccessKeyId"] == json.loads(first.stdout)["AccessKeyId"]
     assert server.calls == ["GetSessionToken"]
-    # And the shell, which wants 15 minutes, does not take it: it asks for a code.
+    # And the shell, which wants 15 minutes, would ask for a code: with no terminal to ask on,
+    # it takes the session still valid, with a warning; with --refresh it wants the code.
     shell = later(server, clock, 11 * 3600 + 52 * 60, "-s", "bash", "--serial", SERIAL)
-    assert shell.returncode == 1
-    assert "no terminal" in shell.stderr
+    assert shell.returncode == 0, shell.stderr
+    assert "no terminal to ask on, so the cached session is handed out" in shell.stderr
+    fresh = later(server, clock, 11 * 3600 + 52 * 60, "-s", "bash", "--serial", SERIAL, "--refresh")
+    assert fresh.returncode == 1
+    assert "no terminal" in fresh.stderr
+    assert server.calls == ["GetSessionToken"]
 
 
 def test_a_900_second_session_is_reused_a_minute_later(sts):
