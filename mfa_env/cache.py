@@ -255,12 +255,11 @@ def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Itera
         if fd is None:
             yield False
             return
+        busy = False
         try:
             held = _take(fd, path, deadline, waited or waiting is None)
         except _Busy:
-            held = None
-            if waiting is not None:
-                waiting()
+            held, busy = None, True
         except BaseException:
             os.close(fd)
             raise
@@ -269,6 +268,8 @@ def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Itera
             if held is False:  # a file system without locks: go on without one
                 yield False
                 return
+            if busy and waiting is not None:
+                waiting()  # once: from now on `waited` makes _take patient
             waited = True  # held by another, or unlinked by it since: look again
             continue
         try:

@@ -23,8 +23,9 @@ from mfa_env.deliver import (
     stdout_is_a_terminal,
     stdout_lost,
     unset,
+    waiting,
 )
-from mfa_env.errors import MfaEnvError, UsageError
+from mfa_env.errors import Cancelled, MfaEnvError, UsageError
 from mfa_env.memory import collector_paused
 from mfa_env.paths import home_path
 
@@ -173,7 +174,7 @@ def run(options: Options) -> None:
             aws_files.check_profile(options.write_profile, source_profiles=settings.own_profiles)
         outcome = _obtain(settings, options, code, now)
         written = _write_profile(options.write_profile, outcome.creds, settings)
-        hand_out(output, outcome, settings, now, hint, written, options.exec_argv)
+        hand_out(output, outcome, settings, now, hint, written, options.exec_argv, options.debug)
     except MfaEnvError as exc:
         for note in exc.notes:
             say(note)
@@ -222,18 +223,11 @@ def _obtain(
     def lock(parts: list[str]) -> "AbstractContextManager[bool]":
         from mfa_env import cache
 
-        return cache.locked(parts, waiting=_waiting)
+        return cache.locked(parts, waiting=waiting)
 
     store = session.store_for(os.environ.get("MFA_ENV_CACHE"))
     with collector_paused():  # botocore's models, loaded to the end of the run
         return session.Engine(settings, policy, now, code=ask, store=store, lock=lock).obtain()
-
-
-def _waiting() -> None:
-    say(
-        "waiting for another mfa-env that is getting this session "
-        "(answer its prompt, if it shows one)"
-    )
 
 
 def _write_profile(name: "str | None", creds: Credentials, settings: config.Settings) -> str:
@@ -256,7 +250,7 @@ def main(argv: "list[str] | None" = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.Abort:
-        fail("cancelled", 1, None)
+        fail("cancelled", Cancelled.exit_code, None)
     except click.ClickException as exc:  # a usage error: before run() knows the shell
         message = f"{exc.format_message()} (see mfa-env --help)"
         fail(message, exc.exit_code, None if stdout_is_a_terminal() else shells.POSIX_OUTPUT)

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from mfa_env import credentials, shells
 from mfa_env.credentials import Credentials, describe_expiry, describe_status, unset_env
-from mfa_env.errors import MfaEnvError, UsageError, printable
+from mfa_env.errors import Cancelled, CommandNotRun, UsageError, printable
 from mfa_env.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -108,10 +108,18 @@ def _mute(stream: TextIO | None) -> None:
             os.close(devnull)
 
 
+def waiting() -> None:
+    """Said once by a run that waits for another to finish getting the same session."""
+    say(
+        "waiting for another mfa-env that is getting this session "
+        "(answer its prompt, if it shows one)"
+    )
+
+
 def cancelled() -> NoReturn:
     """Ctrl-C: a line break (^C sits where the cursor was), then the one line."""
     _to_stderr("\n")
-    fail("cancelled", 1, None)
+    fail("cancelled", Cancelled.exit_code, None)
 
 
 def silence() -> None:
@@ -144,7 +152,8 @@ def render(output: shells.Output, creds: Credentials, settings: Settings) -> str
 
 
 def emit(output: shells.Output, text: str, summary: str, usage: str | None) -> None:
-    say(summary)
+    if summary:
+        say(summary)
     if not output.tty:
         try:
             _write(sys.stdout, text)
@@ -162,12 +171,18 @@ def hand_out(
     hint: str = "",
     written: str = "",
     exec_argv: tuple[str, ...] = (),
+    debug: bool = False,
 ) -> None:
     """The session had: the shell hint and the notes, the summary, then the statements (or the
-    command to run). A value the output cannot hold raises before anything is printed."""
+    command to run). A value the output cannot hold raises before anything is printed.
+
+    A credential_process (--format json) succeeds in silence: the Go and Ruby SDKs and
+    terraform pass its stderr through on every fetch. Only warnings are said there, and
+    --debug says the rest."""
     text = "" if exec_argv else render(output, outcome.creds, settings)
+    quiet = output.fmt == "json" and not debug
     for line in (hint, *outcome.notes):
-        if line:
+        if line and not (quiet and not line.startswith("warning:")):
             say(line)
     if settings.moved_profile and output.fmt == "shell":
         say(
@@ -175,11 +190,18 @@ def hand_out(
             f"{credentials.PROFILE_KEEPER} so that every SDK uses the session; "
             "mfa-env --unset puts it back"
         )
+    if settings.moved_profile and output.fmt == "dotenv":
+        name = "AWS_PROFILE" if os.environ.get("AWS_PROFILE", "").strip() else "AWS_DEFAULT_PROFILE"
+        say(
+            f"warning: {name}={settings.moved_profile} is set, and tools that prefer a named "
+            "profile (the Node.js SDK, among others) will use it, not these keys; unset it "
+            "where this file is read"
+        )
     summary = f"{written}{outcome.how}, {describe_expiry(outcome.creds.expiration, now)}"
     if exec_argv:
         execute(exec_argv, outcome.creds, settings, summary)
     usage = None if written else output.usage("…")  # -w: the profile is what was asked for
-    emit(output, text, summary, usage)
+    emit(output, text, "" if quiet else summary, usage)
 
 
 def unset(output: shells.Output, hint: str) -> None:
@@ -216,7 +238,9 @@ def execute(argv: tuple[str, ...], creds: Credentials, settings: Settings, summa
     try:
         os.execvpe(argv[0], list(argv), env)
     except OSError as exc:
-        raise MfaEnvError(f"cannot run {argv[0]!r}: {exc.strerror}") from None
+        not_found = isinstance(exc, FileNotFoundError)
+        what = "not found" if not_found else exc.strerror or type(exc).__name__
+        raise CommandNotRun(f"cannot run {argv[0]!r}: {what}", not_found) from None
 
 
 def fail(message: str, code: int, output: shells.Output | None) -> NoReturn:

@@ -23,6 +23,22 @@ class NoCodeError(MfaEnvError):
     may be handed out instead."""
 
 
+class Cancelled(MfaEnvError):
+    """Ctrl-C at a prompt or while the code command ran: 130, as shells end on SIGINT, so that
+    `mfa-env … -- cmd; next` stops too."""
+
+    exit_code = 130
+
+
+class CommandNotRun(MfaEnvError):
+    """Exec mode's command could not be started: 127 when it is not found, 126 when it cannot
+    run, as shells say (POSIX 2.8.2)."""
+
+    def __init__(self, message: str, not_found: bool) -> None:
+        super().__init__(message)
+        self.exit_code = 127 if not_found else 126
+
+
 class ConfigError(MfaEnvError):
     """The AWS files or the source credentials cannot be used."""
 

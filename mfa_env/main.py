@@ -56,6 +56,11 @@ def _no_code(serial: str) -> str:
     raise _Miss
 
 
+def _no_wait() -> None:
+    """Another run is making this session: the command waits for it, saying so."""
+    raise _Miss
+
+
 def parse(argv: list[str]) -> dict[str, str] | None:
     """The served options by field (`args`: the one positional), or None: not a served shape."""
     given: dict[str, str] = {}
@@ -81,7 +86,9 @@ def parse(argv: list[str]) -> dict[str, str] | None:
         and given.get("min_ttl", "0").isascii()
         and given.get("min_ttl", "0").isdigit()
         and len(given.get("min_ttl", "0")) <= 9  # past int()'s 4,300 digits click says why
-        and not given.get("args", "x").isdigit()  # a code, or a numeric user: click's
+        # A code (`912 320` too), or a numeric user: click's.
+        and not given.get("args", "x").replace(" ", "").replace("-", "").isdigit()
+        and not ("status" in given and "args" in given)  # a usage error: click says so
     )
     return given if valid else None
 
@@ -96,7 +103,7 @@ def serve(argv: list[str]) -> bool:
         deliver.status(now, "brief" in given)  # exits
     if "brief" in given or os.environ.get("MFA_ENV_CACHE", "file") not in ("", "file"):
         return False
-    from mfa_env import config, session  # not for --status, which a shell prompt runs often
+    from mfa_env import cache, config, session  # not for --status, run by every shell prompt
 
     fmt = given.get("fmt", "shell")
     min_ttl = given.get("min_ttl")
@@ -105,7 +112,15 @@ def serve(argv: list[str]) -> bool:
         output, hint = deliver.output_for(fmt, given.get("shell"), exec_mode=False)
         inputs = config.Inputs(profile=given.get("profile"), user=given.get("args"))
         settings = config.resolve(inputs)
-        outcome = session.Engine(settings, policy, now, _no_code, aws=_Offline()).obtain()
+        engine = session.Engine(
+            settings,
+            policy,
+            now,
+            _no_code,
+            aws=_Offline(),
+            lock=lambda parts: cache.locked(parts, waiting=_no_wait),
+        )
+        outcome = engine.obtain()
         deliver.hand_out(output, outcome, settings, now, hint)  # prints only once it cannot fail
     except (_Miss, MfaEnvError):
         return False
@@ -114,7 +129,8 @@ def serve(argv: list[str]) -> bool:
 
 def main() -> None:
     """Console-script entry point. Ctrl-C and a closed pipe end a served run as click ends the
-    command (click.Command.main): "cancelled" after a line break, or quietly, with status 1."""
+    command (click.Command.main): "cancelled" after a line break with status 130, or quietly
+    with status 1."""
     try:
         served = serve(sys.argv[1:])
     except (KeyboardInterrupt, EOFError):

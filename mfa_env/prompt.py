@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 from mfa_env.config import as_code
-from mfa_env.errors import MfaEnvError, NoCodeError, UsageError, printable
+from mfa_env.errors import Cancelled, MfaEnvError, NoCodeError, UsageError, printable
 
 MFA_COMMAND_TIMEOUT = 60
 # Far more than any OTP tool prints; a runaway command (`yes`) is stopped, not buffered.
@@ -66,7 +66,7 @@ def from_command(command: str) -> str:
                 proc.wait()
         # Before the exit status: a command that the same Ctrl-C killed was cancelled.
         if interrupted:
-            raise MfaEnvError(f"cancelled while {name} was running")
+            raise Cancelled(f"cancelled while {name} was running")
     if proc.returncode < 0:
         raise MfaEnvError(f"{name} was killed by {_signal_name(-proc.returncode)}")
     if proc.returncode != 0:
@@ -204,7 +204,7 @@ def _ask(fd: int, label: str) -> str:
     except KeyboardInterrupt:
         # The terminal echoed ^C after the prompt: end that line before the error is printed.
         _show(fd, "\n", encoding)
-        raise MfaEnvError("cancelled at the MFA prompt") from None
+        raise Cancelled("cancelled at the MFA prompt") from None
     except OSError:
         raise MfaEnvError("the terminal went away at the MFA prompt") from None
 
@@ -259,7 +259,7 @@ def ask_keys(profile: str) -> tuple[str, str]:
             _show(fd, "\n", encoding)
     except KeyboardInterrupt:
         _show(fd, "\n", encoding)
-        raise MfaEnvError("cancelled at the keys prompt") from None
+        raise Cancelled("cancelled at the keys prompt") from None
     except (OSError, termios.error):
         raise MfaEnvError("the terminal went away at the keys prompt") from None
     finally:

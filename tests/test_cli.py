@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import IamUser, mfa_env, on_terminal, require
+from tests.helpers import IamUser, mfa_env, on_terminal, require, write_credentials
 from tests.shellrun import eval_in_shell
 
 NAMES = [
@@ -240,3 +240,32 @@ def test_a_terminal_on_stdout_is_told_how_to_use_the_output(user: IamUser, args,
     assert status == 0
     assert screen == b""
     assert stderr.decode().splitlines()[-1].endswith(usage)
+
+
+def test_a_credential_process_succeeds_in_silence(user: IamUser):
+    """--format json: nothing on stderr for a new session or a cached one (the Go and Ruby SDKs
+    and terraform pass it through on every fetch); --debug says the rest."""
+    new = mfa_env(user.name, "123456", "--format", "json")
+    assert new.returncode == 0
+    assert new.stderr == ""
+    cached = mfa_env(user.name, "--format", "json")
+    assert cached.stderr == ""
+    assert cached.stdout == new.stdout
+    told = mfa_env(user.name, "--format", "json", "--debug")
+    assert "reused the cached session" in told.stderr
+
+
+def test_dotenv_warns_when_aws_profile_would_win(user: IamUser, isolate: Path):
+    """Tools that prefer a named profile (the Node SDK) read AWS_PROFILE before the keys a
+    dotenv file holds: one warning line says so and what to do."""
+    write_credentials(isolate, user, "work")
+    env = {**os.environ, "AWS_PROFILE": "work"}
+    done = mfa_env(user.name, "123456", "--format", "dotenv", env=env)
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        "mfa-env: warning: AWS_PROFILE=work is set, and tools that prefer a named profile "
+        "(the Node.js SDK, among others) will use it, not these keys; unset it where this file "
+        "is read"
+    ]
+    assert "AWS_PROFILE" not in done.stdout

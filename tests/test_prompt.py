@@ -414,3 +414,21 @@ def test_an_ignored_ctrl_c_stays_ignored(tmp_path: Path):
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_at_the_prompt_ends_with_130_so_what_follows_does_not_run(
+    user: IamUser, tmp_path: Path
+):
+    """`mfa-env USER -- cmd; next`: Ctrl-C at the prompt ends mfa-env with 130, as shells end on
+    SIGINT, and a script that checks the status stops. The pty stands in for the terminal; bash
+    writes the status it saw."""
+    status = tmp_path / "status"
+    cmd = " ".join([sys.executable, "-m", "mfa_env", user.name, "--", "true"])
+    # bash goes on after a child that handled SIGINT itself and exited (it did not die of it).
+    child = _bash("-c", f"{cmd}; echo $? > {status}")
+    child.expect("MFA code for")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert status.read_text() == "130\n"
+    assert "mfa-env: error: cancelled at the MFA prompt" in child.before

@@ -130,11 +130,19 @@ def test_exec_inside_exec_is_refused_unless_refresh(user: IamUser):
     assert again.returncode == 0, again.stderr
 
 
-def test_exec_of_a_missing_command_is_one_line(user: IamUser):
+def test_exec_of_a_missing_command_is_one_line_and_127(user: IamUser, tmp_path: Path):
+    """As shells say (POSIX 2.8.2): 127 for a command not found, 126 for one that cannot run."""
     done = no_tty(user.name, "123456", "--", "no-such-command-xyz")
-    assert done.returncode == 1
-    assert "cannot run 'no-such-command-xyz'" in done.stderr
+    assert done.returncode == 127
+    assert done.stderr.splitlines()[-1] == (
+        "mfa-env: error: cannot run 'no-such-command-xyz': not found"
+    )
     assert done.stdout == ""  # stdout is the command's, never a statement
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\necho hi\n")
+    done = no_tty(user.name, "--", str(script))
+    assert done.returncode == 126
+    assert "Permission denied" in done.stderr.splitlines()[-1]
 
 
 def test_exec_gives_the_command_default_signal_dispositions(user: IamUser):
