@@ -53,9 +53,13 @@ class Stubbed:
     stubbers: dict[str, Stubber] = field(default_factory=dict)
     aws: sts.Aws | None = None
 
+    def _new_aws(self) -> sts.Aws:
+        """The one Aws every call is answered on; a subclass may make it otherwise."""
+        return sts.Aws(_session(), "us-east-1", LONG_TERM, deadline=5)
+
     def _aws(self, key: str) -> sts.Aws:
         if self.aws is None:
-            self.aws = sts.Aws(_session(), "us-east-1", LONG_TERM, deadline=5)
+            self.aws = self._new_aws()
             for service in ("sts", "iam"):
                 stub = Stubber(self.aws.client(service))
                 stub.activate()

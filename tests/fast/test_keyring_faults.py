@@ -20,7 +20,6 @@ from typing import Any
 
 import keyring.errors
 import pytest
-from botocore.stub import Stubber
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -422,15 +421,8 @@ class KeyringAws(Stubbed):
         super().__init__()
         self.signed_with: list[str] = []
 
-    def _aws(self, key: str) -> sts.Aws:
-        if self.aws is None:
-            self.aws = _shared_aws()
-            for service in ("sts", "iam"):
-                stub = Stubber(self.aws.client(service))
-                stub.activate()
-                self.stubbers[service] = stub
-        self.sessions.append(key)
-        return self.aws
+    def _new_aws(self) -> sts.Aws:
+        return _shared_aws()
 
     def close(self) -> None:
         for stub in self.stubbers.values():
