@@ -612,7 +612,7 @@ def default_session_name() -> str:
     return name[:64]
 
 
-# -- one resolver per row of SPEC.md's table ---------------------------------------------------
+# -- one resolver per input: the source, the serial, the duration, the role, the region ------
 
 
 def shell_profile() -> str | None:

@@ -173,8 +173,8 @@ def tcsh(assignments: Assignments) -> str:
 # - ! and ^ : with delayed expansion on (cmd /V:ON, setlocal EnableDelayedExpansion), !X! is
 #   expanded after %i is put in, and carets are consumed (phase 5); CALL doubles quoted carets
 #   (ss64.com/nt/call.html);
-# - control characters: FOR /F splits lines at LF and drops a CR before it; SPEC.md refuses
-#   the others for cmd too;
+# - control characters: FOR /F splits lines at LF and drops a CR before it; the others are
+#   refused too, so that every line cmd runs is plain text;
 # - non-ASCII text: FOR /F decodes the output in the console code page (OEM, e.g. 437), which
 #   is not what Python writes to a pipe on Windows (the ANSI code page);
 # - an empty value: `set "K="` removes K; cmd cannot hold an empty variable;
