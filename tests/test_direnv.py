@@ -80,7 +80,10 @@ def test_use_mfa_env_helper_watches_the_cache(user: IamUser, tmp_path: Path, bin
     rc_dir = Path(os.environ["XDG_CONFIG_HOME"]) / "direnv"
     rc_dir.mkdir(parents=True)
     shutil.copy(ROOT / "contrib" / "direnvrc", rc_dir / "direnvrc")
-    project = _project(tmp_path, f"use mfa_env {user.name} 123456\n")
+    # The session first, as a terminal makes it: a code in an .envrc would ask for a new
+    # session at every load, and so rewrite the very cache directory direnv watches.
+    assert mfa_env(user.name, "123456", "-s", "bash").returncode == 0
+    project = _project(tmp_path, f"use mfa_env {user.name}\n")
     _direnv(project, bin_dir, "allow", str(project))
     done = _direnv(project, bin_dir, "exec", str(project), "printenv", "AWS_SESSION_TOKEN")
     assert done.returncode == 0, done.stderr

@@ -100,8 +100,8 @@ def test_sessions_in_the_keyring_never_touch_the_disk(
     assert [p.name for p in cached.iterdir() if not p.name.startswith("lock-")] == []
     again = no_tty("--format", "json", user.name, env={**env, "AWS_ENDPOINT_URL": dead_url})
     assert again.returncode == 0, again.stderr
-    assert again.stdout == first.stdout
-    assert "reused the cached session" in again.stderr
+    assert again.stdout == first.stdout  # the cached session, through a dead endpoint
+    assert again.stderr == ""  # a credential_process succeeds in silence
 
 
 @pytest.mark.parametrize("keyring_state", ["locked", "absent", "no-backend", "unreachable"])
