@@ -96,10 +96,11 @@ demo: .venv-demo/.installed
 	.venv-demo/bin/python -m pip install -q --disable-pip-version-check -e . 'moto[server]>=5.0'
 	touch $@
 
-# click writes each shell's completion script; tests/test_completions.py checks they are current.
+# click writes each shell's completion script into the package, where --init SHELL reads it;
+# tests/test_completions.py checks they are current.
 completions: venv
 	for pair in bash:bash zsh:zsh fish:fish powershell:ps1; do \
-	  _MFA_ENV_COMPLETE=$${pair%%:*}_source $(VENV)/bin/mfa-env > completions/mfa-env.$${pair##*:} || exit 1; \
+	  _MFA_ENV_COMPLETE=$${pair%%:*}_source $(VENV)/bin/mfa-env > mfa_env/completions/mfa-env.$${pair##*:} || exit 1; \
 	done
 
 # Whole-process times against a local moto server; installs awsume and aws-mfa under .bench/.

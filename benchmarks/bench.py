@@ -181,6 +181,8 @@ def _side_by_side(medians: dict[str, float]) -> list[str]:
     ):
         ratios = [medians[f"{case}, {n:,} more profiles"] / base for n in (1000, 10000)]
         rows.append(f"| {label} | {ratios[0]:.2f}x | {ratios[1]:.2f}x |")
+    init = medians["mfa-env --init bash (each shell start)"]
+    rows += ["", f"`--init bash`, at each shell start: {init / hit:.2f}x a cache hit."]
     bare = medians["bare boto3 GetSessionToken script"]
     core = medians["bare botocore GetSessionToken script"]
     rows += [
@@ -285,6 +287,8 @@ def main() -> None:
                 status_env,
                 b"",
             ),
+            # What every new shell runs once its rc file holds the --init line.
+            ("mfa-env --init bash (each shell start)", [mfa_env, "--init", "bash"], env, b""),
             (
                 "mfa-env USER CODE, new session (--no-cache)",
                 [mfa_env, "bench", "123456", "--no-cache", "-s", "bash"],

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from mfa_env import __version__, config, shells, usage
+from mfa_env import __version__, config, init, shells, usage
 from mfa_env.credentials import Credentials
 from mfa_env.deliver import (
     SESSION_MARKER,
@@ -58,6 +58,7 @@ class Options(NamedTuple):
     brief: bool
     debug: bool
     exec_argv: tuple[str, ...] = ()
+    init: "str | None" = None
 
 
 def _profiles(_ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -110,6 +111,9 @@ PARAMS = [
             metavar="NAME", shell_complete=_profiles),
     _option("--store-keys", "Move PROFILE's long-term keys into the OS keyring (mfa-env[keyring]).",
             metavar="PROFILE", shell_complete=_profiles),
+    _option("--init", "Print the shell integration for your rc file: a function mfa-env that "
+            "sets this shell, and Tab completion.", metavar="SHELL",
+            shell_complete=init.complete_shell),
     _option("--role-arn", "Assume this role with the MFA session.", metavar="ARN"),
     _option("--role-session-name", "Session name for the assumed role.", metavar="NAME"),
     _option("--mfa-command", "Command that prints the MFA code.", metavar="CMD"),
@@ -149,6 +153,12 @@ def run(options: Options) -> None:
     now = datetime.now(timezone.utc)
     output = None if stdout_is_a_terminal() else shells.POSIX_OUTPUT
     try:
+        if options.init is not None:  # the rc-file line: nothing else, no session, no shell
+            others = [v for k, v in options._asdict().items() if k not in ("init", "fmt")]
+            extra = [v for v in others if v is not None and v is not False and v != ()]
+            if extra or options.fmt != "shell":
+                raise UsageError("--init SHELL takes no other option or argument")
+            return init.answer(options.init)
         _refuse_conflicts(options)
         if options.status:  # a report on stderr: no statements, so no shell to detect
             status(now, options.brief)

@@ -12,7 +12,7 @@ import os
 import sys
 from datetime import datetime
 
-from mfa_env import credentials, shells
+from mfa_env import credentials, init, shells
 from mfa_env.credentials import Credentials, describe_expiry, describe_status, unset_env
 from mfa_env.errors import Cancelled, CommandNotRun, UsageError, printable
 from mfa_env.record import TYPE_CHECKING
@@ -136,10 +136,12 @@ def output_for(fmt: str, shell_name: str | None, exec_mode: bool) -> tuple[shell
     """What stdout will carry, and a hint for stderr ("" for none) when the shell is a guess."""
     tty = stdout_is_a_terminal()
     if exec_mode:  # stdout belongs to the command: no statements, no shell to detect
-        return shells.Output("exec", shells.lookup("sh"), tty), ""
-    detected = shells.detect(shell_name or os.environ.get("MFA_ENV_SHELL"))
+        return init.route(shells.Output("exec", shells.lookup("sh"), tty)), ""
+    # Under the --init function, its shell comes before MFA_ENV_SHELL: it evaluates the output.
+    default = init.function_shell() or os.environ.get("MFA_ENV_SHELL")
+    detected = shells.detect(shell_name or default)
     hint = detected.hint if detected.hint and fmt == "shell" else ""
-    return shells.Output(fmt, shells.lookup(detected.name), tty), hint
+    return init.route(shells.Output(fmt, shells.lookup(detected.name), tty)), hint
 
 
 def render(output: shells.Output, creds: Credentials, settings: Settings) -> str:

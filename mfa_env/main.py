@@ -15,7 +15,7 @@ import os
 import sys
 from datetime import datetime, timezone
 
-from mfa_env import deliver, shells
+from mfa_env import deliver, init, shells
 from mfa_env.errors import MfaEnvError
 from mfa_env.record import TYPE_CHECKING
 
@@ -132,6 +132,7 @@ def main() -> None:
     command (click.Command.main): "cancelled" after a line break with status 130, or quietly
     with status 1."""
     try:
+        init.start(sys.argv[1:])  # the --init function's descriptor; `--init SHELL` answered
         served = serve(sys.argv[1:])
     except (KeyboardInterrupt, EOFError):
         deliver.cancelled()

@@ -25,6 +25,7 @@ ENVIRONMENT = (
     ("AWS_CONFIG_FILE", "the config file, as botocore reads it"),
     ("AWS_ENDPOINT_URL", "another STS/IAM endpoint, as botocore reads it"),
     ("XDG_CACHE_HOME", "where the session cache lives (XDG_CACHE_HOME/mfa-env)"),
+    ("MFA_ENV_FUNCTION", "set by the --init function for the one run it starts, not by you"),
 )
 
 
@@ -41,6 +42,7 @@ EPILOG = "\n".join(
             (
                 *((how, where) for where, how in SHELL_USAGE),
                 ("mfa-env USER CODE -- $SHELL", "a shell of its own, for this terminal only"),
+                ('eval "$(mfa-env --init bash)"', "in ~/.bashrc: mfa-env USER CODE then sets it"),
             )
         ),
         "",

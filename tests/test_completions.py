@@ -1,4 +1,5 @@
-"""Tab completion: the checked-in scripts are current, and they complete in the real shells."""
+"""Tab completion: the scripts in the package (which --init embeds) are current, and they
+complete in the real shells."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pexpect
 import pytest
 
 from tests.helpers import ROOT, bin_dir, require
+
+SCRIPT_DIR = ROOT / "mfa_env" / "completions"
 
 SCRIPTS = {
     "bash": "mfa-env.bash",
@@ -35,7 +38,7 @@ def _protocol(shell: str, **env: str) -> str:
 @pytest.mark.parametrize("shell", sorted(SCRIPTS))
 def test_checked_in_script_is_current(shell: str):
     expected = _protocol(f"{shell}_source")
-    assert (ROOT / "completions" / SCRIPTS[shell]).read_text() == expected, "run: make completions"
+    assert (SCRIPT_DIR / SCRIPTS[shell]).read_text() == expected, "run: make completions"
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def _tab(child: pexpect.spawn, typed: str, completed: str) -> None:
 
 @pytest.mark.parametrize("shell", ["bash", "zsh"])
 def test_tab_completes_in_the_real_shell(shell: str, on_path: dict[str, str]):
-    script = ROOT / "completions" / SCRIPTS[shell]
+    script = SCRIPT_DIR / SCRIPTS[shell]
     if shell == "bash":
         argv = [require("bash"), "--norc", "--noprofile", "-i"]
         setup = [f"source {script}"]
@@ -79,7 +82,7 @@ def test_tab_completes_in_the_real_shell(shell: str, on_path: dict[str, str]):
 
 
 def test_fish_offers_the_completions(on_path: dict[str, str]):
-    script = ROOT / "completions" / SCRIPTS["fish"]
+    script = SCRIPT_DIR / SCRIPTS["fish"]
     done = subprocess.run(
         [
             require("fish"),
@@ -129,7 +132,7 @@ def test_write_profile_completes_only_what_it_would_write_in_bash(
     (isolate / ".aws" / "config").write_text("[profile mfa-config]\nregion = eu-west-1\n")
     # bash's own completion function, called as readline calls it on `mfa-env -w mf<Tab>`.
     script = (
-        f"source {ROOT / 'completions' / SCRIPTS['bash']}\n"
+        f"source {SCRIPT_DIR / SCRIPTS['bash']}\n"
         "COMP_WORDS=(mfa-env -w mf); COMP_CWORD=2; _mfa_env_completion mfa-env\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )

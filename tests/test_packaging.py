@@ -3,6 +3,7 @@ carries the completion scripts."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -47,6 +48,46 @@ def test_wheel_installs_into_a_clean_venv_and_runs(dist: Path, tmp_path: Path):
         [str(venv / "bin" / "mfa-env"), "--help"], capture_output=True, text=True, check=True
     )
     assert "Usage: mfa-env" in helptext.stdout
+    # The rc-file line works from the wheel alone: its function and its completion are package
+    # data, and bash takes the text (no checkout, no completions/ folder beside it).
+    init = subprocess.run(
+        [str(venv / "bin" / "mfa-env"), "--init", "bash"], capture_output=True, text=True
+    )
+    assert init.returncode == 0, init.stderr
+    assert init.stdout.startswith("# mfa-env for bash")
+    assert "complete " in init.stdout  # Tab completion comes with it
+    script = 'eval "$1" && type -t mfa-env && complete -p mfa-env'
+    defined = subprocess.run(
+        ["bash", "--norc", "-c", script, "-", init.stdout],
+        capture_output=True,
+        text=True,
+    )
+    assert defined.returncode == 0, defined.stderr
+    assert defined.stdout.splitlines()[0] == "function"
+    completion = subprocess.run(
+        [str(venv / "bin" / "mfa-env")],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "_MFA_ENV_COMPLETE": "bash_complete",
+            "COMP_WORDS": "mfa-env --pro",
+            "COMP_CWORD": "1",
+        },
+    )
+    assert completion.returncode == 0, completion.stderr
+    assert "plain,--profile" in completion.stdout.splitlines()
+
+
+def test_sdist_and_wheel_pass_twine_check(dist: Path):
+    """The release check PyPI's upload runs: metadata and the README as its long description."""
+    done = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, sorted(dist.iterdir()))],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("PASSED") == 2
 
 
 def test_sdist_carries_completions_and_readme(dist: Path):
@@ -55,10 +96,11 @@ def test_sdist_carries_completions_and_readme(dist: Path):
         names = {Path(n).relative_to(Path(n).parts[0]).as_posix() for n in tar.getnames()}
     for needed in (
         "README.md",
-        "completions/mfa-env.bash",
-        "completions/mfa-env.zsh",
-        "completions/mfa-env.fish",
-        "completions/mfa-env.ps1",
+        "mfa_env/completions/mfa-env.bash",
+        "mfa_env/completions/mfa-env.zsh",
+        "mfa_env/completions/mfa-env.fish",
+        "mfa_env/completions/mfa-env.ps1",
+        "mfa_env/functions/mfa-env.bash",
         "contrib/direnvrc",
     ):
         assert needed in names
