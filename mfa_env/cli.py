@@ -89,6 +89,15 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         ctx.exit(0)
 
 
+def _not_negative(
+    _ctx: click.Context, _param: click.Parameter, value: "int | None"
+) -> "int | None":
+    # Not click.IntRange: its "[x>=0]" would show in --help.
+    if value is not None and value < 0:
+        raise click.BadParameter(f"{value} is less than 0")
+    return value
+
+
 def _option(names: str, help: str, **kw: Any) -> click.Option:
     return click.Option(names.split(), help=help, **kw)
 
@@ -119,7 +128,7 @@ PARAMS = [
     _option("--mfa-command", "Command that prints the MFA code.", metavar="CMD"),
     _option("--min-ttl", "Reuse a cached session only with this much time left (default 900, "
             "or a quarter of a shorter session; 60 with --format json).", metavar="SECONDS",
-            type=click.IntRange(min=0)),
+            type=int, callback=_not_negative),
     _option("--refresh", "Ignore any cached session and ask STS for a new one.", is_flag=True),
     _option("--no-cache", "Neither read nor write the session cache.", is_flag=True),
     _option("--status", "Report the session in this environment; exit 1 if none.", is_flag=True),

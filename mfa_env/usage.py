@@ -1,7 +1,5 @@
-"""The text of --help beyond the options: how each shell uses the output, and the environment.
-
-One table each, so that the help and the README (tests/test_readme.py compares them) cannot
-drift apart."""
+"""The text of --help beyond the options: how each shell uses the output, the environment, and
+the exit statuses. One table each."""
 
 from mfa_env import shells
 
@@ -19,13 +17,29 @@ ENVIRONMENT = (
     ("MFA_ENV_MFA_COMMAND", "a command that prints the code, as --mfa-command"),
     ("MFA_ENV_SERIAL", "the MFA device serial, as --serial"),
     ("MFA_ENV_DURATION", "the session length in seconds, as --duration"),
-    ("MFA_ENV_PROFILE", "the source profile an earlier eval set aside from AWS_PROFILE"),
+    ("MFA_ENV_CACHE", "file (the default) or keyring: where sessions are cached"),
+    ("AWS_ACCESS_KEY_ID", "with AWS_SECRET_ACCESS_KEY and no token: the long-term keys"),
     ("AWS_PROFILE", "the source profile, when --profile is not given"),
+    ("AWS_DEFAULT_PROFILE", "the same, when AWS_PROFILE is not set"),
+    ("AWS_REGION", "your region, which wins over the profile's and is never touched"),
+    ("AWS_DEFAULT_REGION", "the same, when AWS_REGION is not set"),
     ("AWS_SHARED_CREDENTIALS_FILE", "the credentials file, as botocore reads it"),
     ("AWS_CONFIG_FILE", "the config file, as botocore reads it"),
-    ("AWS_ENDPOINT_URL", "another STS/IAM endpoint, as botocore reads it"),
+    ("AWS_ENDPOINT_URL", "another STS/IAM endpoint (also _STS, _IAM), as botocore reads it"),
     ("XDG_CACHE_HOME", "where the session cache lives (XDG_CACHE_HOME/mfa-env)"),
-    ("MFA_ENV_FUNCTION", "set by the --init function for the one run it starts, not by you"),
+    ("MFA_ENV_PROFILE", "set by mfa-env: the profile an eval set aside from AWS_PROFILE"),
+    ("MFA_ENV_SAVED_*", "set by mfa-env: AWS_PROFILE and AWS_DEFAULT_PROFILE, for --unset"),
+    ("MFA_ENV_EXPORTED", "set by mfa-env: the region variables it exported itself"),
+    ("MFA_ENV_SESSION", "set by mfa-env in exec mode's command: refuses a nested one"),
+    ("MFA_ENV_FUNCTION", "set by the --init function for the one run it starts"),
+)
+
+EXIT_STATUS = (
+    ("0", "the session was handed out (--status: a live session in this environment)"),
+    ("1", "it failed, with one line saying why (--status: no live session)"),
+    ("2", "a usage error: an option or argument that cannot be used"),
+    ("130", "cancelled with Ctrl-C"),
+    ("126, 127", "exec mode: the command cannot run, or is not found; else its own status"),
 )
 
 
@@ -49,5 +63,9 @@ EPILOG = "\n".join(
         "\b",
         "Environment:",
         *_table(ENVIRONMENT),
+        "",
+        "\b",
+        "Exit status:",
+        *_table(EXIT_STATUS),
     ]
 )

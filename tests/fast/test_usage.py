@@ -49,3 +49,20 @@ def test_status_shows_times_as_every_other_message_does(monkeypatch):
     ok, line = describe_status(env, now)
     assert not ok
     assert line == "the session in this environment expired at 2026-12-01 11:00 +00:00"
+
+
+def test_help_names_the_whole_environment_and_the_exit_statuses():
+    done = CliRunner().invoke(cli.cli, ["--help"])
+    assert done.exit_code == 0
+    text = done.stdout
+    for name in ("MFA_ENV_CACHE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_DEFAULT_PROFILE"):
+        assert f"\n    {name} " in text, name
+    statuses = text.split("Exit status:\n", 1)[1]
+    for code in ("0", "1", "2", "130", "126, 127"):
+        assert f"\n    {code} " in "\n" + statuses, code
+    assert "[x>=0]" not in text  # no click artefacts
+
+
+def test_a_negative_min_ttl_is_a_usage_error():
+    done = CliRunner().invoke(cli.cli, ["--min-ttl", "-5"])
+    assert done.exit_code == 2
