@@ -194,7 +194,7 @@ def _side_by_side(medians: dict[str, float]) -> list[str]:
 
 
 def _write_readme(table: str) -> None:
-    readme = ROOT / "README.md"
+    readme = ROOT / "docs" / "performance.md"
     start, end = "<!-- benchmark:start -->\n", "<!-- benchmark:end -->\n"
     head, _, rest = readme.read_text().partition(start)
     _, _, tail = rest.partition(end)
@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--peers", action="store_true", help="install and measure awsume, aws-mfa")
     parser.add_argument(
-        "--write-readme", action="store_true", help="also put the table into README.md"
+        "--write-readme", action="store_true", help="also put the table into docs/performance.md"
     )
     args = parser.parse_args()
 

@@ -260,9 +260,10 @@ def test_demo_colours_only_a_terminal_without_no_color(no_color: str | None, col
 
 
 def readme_walkthrough() -> str:
-    blocks = re.findall(r"^```sh\n(.*?)^```$", (ROOT / "README.md").read_text(), re.S | re.M)
+    text = (ROOT / "docs" / "development.md").read_text()
+    blocks = re.findall(r"^```sh\n(.*?)^```$", text, re.S | re.M)
     found = [b for b in blocks if "scripts/demo_aws.py setup" in b]
-    assert len(found) == 1, "the README has one emulator walkthrough"
+    assert len(found) == 1, "docs/development.md has one emulator walkthrough"
     return found[0]
 
 
