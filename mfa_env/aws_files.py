@@ -28,7 +28,6 @@ import codecs
 import configparser
 import contextlib
 import dataclasses
-import fcntl
 import functools
 import io
 import os
@@ -40,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mfa_env import paths
+from mfa_env import paths, platform
 from mfa_env.credentials import Credentials, rfc3339
 from mfa_env.errors import CredentialsFileError
 from mfa_env.memory import collector_paused
@@ -248,72 +247,70 @@ def _make_private_dirs(directory: Path) -> None:
 
 @contextlib.contextmanager
 def _locked(real: Path, shown: str) -> Iterator[None]:
-    """Hold an exclusive flock on `<file>.lock` while the file is read, edited and replaced.
+    """Hold the platform's exclusive lock on `<file>.lock` while the file is read, edited and
+    replaced.
 
     The credentials file itself cannot carry the lock: os.replace swaps its inode, so a writer
     waiting on the old inode would then edit a stale copy. The lock file is left in place, since
     unlinking it would let a waiting writer and a new one lock two different inodes.
     """
     lock_path = real.with_name(real.name + ".lock")
+    flags = os.O_RDWR | os.O_CREAT | platform.CLOEXEC | platform.NOFOLLOW
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        fd = os.open(lock_path, flags, 0o600)
     except OSError as error:
         raise CredentialsFileError(
             f"could not create the lock file {paths.home_path(lock_path)} ({error.strerror}); "
             f"make {paths.home_path(real.parent)} writable and try again"
         ) from None
-    paths.adopt_owner(str(lock_path), fd)  # under sudo -E: the user's next run must lock it
+    platform.adopt_owner(str(lock_path), fd)  # under sudo -E: the user's next run must lock it
     try:
         _wait_for_lock(fd, shown)
-        with contextlib.suppress(OSError):  # who holds it, for a run that finds it held
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        platform.mark_holder(fd)  # who holds it, for a run that finds it held
         yield
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        platform.unlock(fd)
+        os.close(fd)
 
 
 def _check_unlocked(real: Path, shown: str) -> None:
     """Refuse now, before a code is asked for or spent, when another writer holds the lock;
     the lock itself is taken only to write (a prompt must not hold up other writers)."""
     lock_path = real.with_name(real.name + ".lock")
+    flags = os.O_RDONLY | platform.NOFOLLOW | platform.NONBLOCK | platform.CLOEXEC
     try:
-        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(lock_path, flags)
     except OSError:
         return  # none yet, or not one to open: the write says what is wrong
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        who = f"process {holder}" if holder.isdigit() else "another writer"
+        taken = platform.try_lock(fd)
+        holder = "" if taken else platform.holder(fd)
+    except OSError:
+        taken = True  # no locks to be had here: the write says what is wrong
+    finally:
+        platform.unlock(fd)  # the probe's lock, at once
+        os.close(fd)
+    if not taken:
+        who = f"process {holder}" if holder else "another writer"
         raise CredentialsFileError(
             f"{shown} is locked by {who} (another mfa-env -w, or mfa-env --store-keys); wait "
             "for it to finish and try again (no code was used)"
-        ) from None
-    except OSError:
-        return
-    finally:
-        os.close(fd)  # releases the probe's lock at once
+        )
 
 
 def _wait_for_lock(fd: int, shown: str) -> None:
-    deadline = time.monotonic() + LOCK_TIMEOUT
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise CredentialsFileError(
-                    f"{shown} has been locked by another writer for {LOCK_TIMEOUT:.0f} s; "
-                    "wait for it to finish and try again"
-                ) from None
-            time.sleep(0.01)
-        except OSError as error:
-            raise CredentialsFileError(
-                f"could not lock {shown} ({error.strerror}); try again or write elsewhere "
-                "with AWS_SHARED_CREDENTIALS_FILE"
-            ) from None
+    try:
+        held = platform.lock(fd, time.monotonic() + LOCK_TIMEOUT, 0.01)
+    except OSError as error:
+        raise CredentialsFileError(
+            f"could not lock {shown} ({error.strerror}); try again or write elsewhere "
+            "with AWS_SHARED_CREDENTIALS_FILE"
+        ) from None
+    if not held:
+        raise CredentialsFileError(
+            f"{shown} has been locked by another writer for {LOCK_TIMEOUT:.0f} s; "
+            "wait for it to finish and try again"
+        )
 
 
 def _read(real: Path, shown: str) -> tuple[bytes, os.stat_result | None]:
@@ -321,7 +318,7 @@ def _read(real: Path, shown: str) -> tuple[bytes, os.stat_result | None]:
     blocking and checked once open, so that a FIFO put in its place since _real_file looked
     cannot hang the run."""
     try:
-        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(real, os.O_RDONLY | platform.NONBLOCK | platform.CLOEXEC)
     except FileNotFoundError:
         return b"", None
     except OSError as error:

@@ -17,7 +17,7 @@ import stat
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
-from mfa_env import paths
+from mfa_env import paths, platform
 from mfa_env.config import SERIAL_RE, matches
 from mfa_env.credentials import Credentials
 from mfa_env.errors import MfaEnvError
@@ -68,23 +68,13 @@ def entry_name(kind: str, parts: list[str]) -> str:
     return f"{kind}-{sha256(json.dumps(parts).encode()).hexdigest()[:32]}"
 
 
-def _trusted_owners() -> tuple[int, ...]:
-    euid = os.geteuid()
-    if euid != 0:
-        return (euid,)
-    # root through sudo -E with the user's HOME: the user's own cache, which root may read.
-    try:
-        return (0, os.stat(os.path.expanduser("~")).st_uid)
-    except OSError:
-        return (0,)
-
-
 def _check(status: os.stat_result, what: str, kind: str, is_kind: bool) -> None:
+    """The kind of file everywhere; the owner and the mode where there are such (platform)."""
     if not is_kind:
         raise Distrust(f"{what} is not a {kind}")
-    if status.st_uid not in _trusted_owners():
+    if not platform.owned(status):
         raise Distrust(f"{what} belongs to another user (uid {status.st_uid})")
-    if status.st_mode & 0o022:
+    if platform.open_to_others(status):
         mode = status.st_mode & 0o777
         raise Distrust(f"{what} can be changed by group or others (mode {mode:04o})")
 
@@ -107,7 +97,7 @@ def _read(path: str) -> dict[str, object] | None:
     if not _check_dir(os.path.dirname(path)):
         return None
     shown = _shown(path)
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    flags = os.O_RDONLY | platform.NOFOLLOW | platform.NONBLOCK | platform.CLOEXEC
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
@@ -239,11 +229,12 @@ def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Itera
     """Hold the lock named by `parts` in the cache directory; yield whether another process
     held it first, so that what it stored should be read again.
 
-    flock, on a file that lives only while it is held: the holder unlinks it before letting go,
-    and a process that locked a file since unlinked tries again on the new one. So nothing is
-    left behind, and the kernel frees a killed holder's lock. A cache directory that is not
-    ours, or cannot be made, means no lock (a cache that cannot be used never blocks the
-    user)."""
+    The platform's lock (flock; msvcrt.locking on Windows), on a file that lives only while it
+    is held: the holder unlinks it before letting go, and a process that locked a file since
+    unlinked tries again on the new one. So nothing is left behind (on Windows, which cannot
+    unlink an open file, the empty file stays), and the system frees a killed holder's lock. A
+    cache directory that is not ours, or cannot be made, means no lock (a cache that cannot be
+    used never blocks the user)."""
     import time
 
     directory = paths.cache_dir()
@@ -261,10 +252,10 @@ def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Itera
         except _Busy:
             held, busy = None, True
         except BaseException:
-            os.close(fd)
+            _close(fd)
             raise
         if not held:
-            os.close(fd)
+            _close(fd)
             if held is False:  # a file system without locks: go on without one
                 yield False
                 return
@@ -273,14 +264,19 @@ def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Itera
             waited = True  # held by another, or unlinked by it since: look again
             continue
         try:
-            with contextlib.suppress(OSError):  # who holds it, for a waiter that gives up
-                os.pwrite(fd, str(os.getpid()).encode(), 0)
+            platform.mark_holder(fd)  # who holds it, for a waiter that gives up
             yield waited
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(path)
-            os.close(fd)  # closing the descriptor releases the lock
+            _close(fd)
         return
+
+
+def _close(fd: int) -> None:
+    """Let go of the lock, if held, and of the file."""
+    platform.unlock(fd)
+    os.close(fd)
 
 
 class _Busy(Exception):
@@ -289,7 +285,7 @@ class _Busy(Exception):
 
 def _lock_file(directory: str, path: str) -> int | None:
     """The lock file, opened (made 0600 if need be); None where there can be no lock of ours."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    flags = os.O_RDWR | os.O_CREAT | platform.NOFOLLOW | platform.NONBLOCK | platform.CLOEXEC
     try:
         if not _check_dir(directory):
             paths.private_dirs(directory)
@@ -297,32 +293,24 @@ def _lock_file(directory: str, path: str) -> int | None:
     except (OSError, Distrust):
         return None
     status = os.fstat(fd)
-    if not stat.S_ISREG(status.st_mode) or status.st_uid not in _trusted_owners():
+    if not stat.S_ISREG(status.st_mode) or not platform.owned(status):
         os.close(fd)
         return None
-    paths.adopt_owner(path, fd)  # under sudo -E: the user's own runs must be able to lock it
+    platform.adopt_owner(path, fd)  # under sudo -E: the user's own runs must be able to lock it
     return fd
 
 
 def _take(fd: int, path: str, deadline: float, patient: bool) -> bool | None:
     """Lock `fd`: True once held, and still the file at `path`; None when its holder unlinked
-    it meanwhile; False where flock is not to be had. _Busy the first time it is found held
+    it meanwhile; False where there is no lock to be had. _Busy the first time it is found held
     (unless `patient`), LockTimeout past the deadline."""
-    import fcntl
-    import time
-
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
+    try:
+        if not (platform.lock(fd, deadline, _LOCK_POLL) if patient else platform.try_lock(fd)):
             if not patient:
-                raise _Busy from None
-            if time.monotonic() > deadline:
-                raise LockTimeout(_held_too_long(fd)) from None
-            time.sleep(_LOCK_POLL)
-        except OSError:
-            return False
+                raise _Busy
+            raise LockTimeout(_held_too_long(fd))
+    except OSError:
+        return False
     try:
         same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
     except OSError:
@@ -331,11 +319,8 @@ def _take(fd: int, path: str, deadline: float, patient: bool) -> bool | None:
 
 
 def _held_too_long(fd: int) -> str:
-    try:
-        holder = os.pread(fd, 32, 0).decode("ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        holder = ""
-    who = f"another mfa-env (pid {holder})" if holder.isdigit() else "another mfa-env"
+    holder = platform.holder(fd)
+    who = f"another mfa-env (pid {holder})" if holder else "another mfa-env"
     return (
         f"{who} has been getting this session for {LOCK_WAIT:.0f} s, perhaps at a prompt "
         "nobody answers; answer or end it, then try again"

@@ -12,6 +12,7 @@ import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
 
+from mfa_env import platform
 from mfa_env.credentials import user_set
 from mfa_env.errors import ConfigError, UsageError
 from mfa_env.paths import (
@@ -54,7 +55,7 @@ def _read_file(path: str) -> bytes | None:
     (EACCES: configparser's read() skips it). Opened without blocking and checked on the open
     descriptor, so a FIFO put in its place meanwhile cannot hang the run."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | platform.NONBLOCK | platform.CLOEXEC)
     except (OSError, ValueError):  # ValueError: a NUL in the path, which botocore finds no file
         return None
     try:

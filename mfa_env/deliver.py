@@ -12,7 +12,7 @@ import os
 import sys
 from datetime import datetime
 
-from mfa_env import credentials, init, shells
+from mfa_env import credentials, init, platform, shells
 from mfa_env.credentials import Credentials, describe_expiry, describe_status, unset_env
 from mfa_env.errors import Cancelled, CommandNotRun, UsageError, printable
 from mfa_env.record import TYPE_CHECKING
@@ -225,20 +225,13 @@ def status(now: datetime, brief: bool) -> NoReturn:
 
 
 def execute(argv: tuple[str, ...], creds: Credentials, settings: Settings, summary: str) -> None:
-    """Exec mode: the command replaces us, with the session and default signal dispositions."""
-    import signal
-
+    """Exec mode: the command runs with the session as the rest of this process
+    (platform.execute: it replaces us on POSIX; on Windows its exit status becomes ours)."""
     marker = settings.role.arn if settings.role else settings.source.profile or "environment keys"
     env = creds.child_env(os.environ, settings.region, {SESSION_MARKER: marker})
     say(f"{summary}; running {argv[0]}")
-    # What Python changed: it ignores SIGPIPE and SIGXFSZ (exec passes that on, and `yes | head
-    # -1` would never end) and handles SIGINT. What we inherited (nohup's SIGHUP) stays.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
-        os.execvpe(argv[0], list(argv), env)
+        platform.execute(argv, env)
     except OSError as exc:
         not_found = isinstance(exc, FileNotFoundError)
         what = "not found" if not_found else exc.strerror or type(exc).__name__

@@ -6,7 +6,8 @@ are read at call time, so a test (or a user) can move every file with the enviro
 
 import contextlib
 import os
-import stat
+
+from mfa_env import platform
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -46,19 +47,16 @@ def shown_config_file() -> str:
 
 
 def cache_dir() -> str:
-    # The XDG Base Directory spec: an empty or relative XDG_CACHE_HOME is to be ignored (a
-    # relative one would put the cache wherever the shell happens to be).
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):
-        base = os.path.expanduser("~/.cache")
-    return os.path.join(base, "mfa-env")
+    """${XDG_CACHE_HOME:-~/.cache}/mfa-env; on Windows %LOCALAPPDATA%\\mfa-env."""
+    return os.path.join(platform.cache_home(), "mfa-env")
 
 
 def home_path(path: str | os.PathLike[str]) -> str:
     """A path as the user would type it, for messages: ~ for the home directory."""
-    home = os.path.expanduser("~").rstrip("/")
+    home = os.path.expanduser("~").rstrip(os.sep)
     text = os.fspath(path)
-    if home and (text == home or text.startswith(home + "/")):
+    # Windows paths may mix separators: expanduser("~/.aws/credentials") is C:\Users\me/.aws/…
+    if home and (text == home or text.startswith((home + os.sep, home + "/"))):
         return "~" + text[len(home) :]
     return text
 
@@ -81,22 +79,7 @@ def private_dirs(directory: str) -> None:
         except FileExistsError:
             continue  # another writer made it first, and set its mode itself
         os.chmod(folder, PRIVATE_DIR)  # mkdir's mode passes through the umask, which may be 000
-        adopt_owner(folder)
-
-
-def adopt_owner(path: str, fd: int | None = None) -> None:
-    """Under sudo (euid 0), give what we create the owner of the directory it is in, so that the
-    user's later runs can use and replace it. Elsewhere a no-op."""
-    if os.geteuid() != 0:
-        return
-    parent = os.stat(os.path.dirname(os.path.abspath(path)) or "/")
-    if (parent.st_uid, parent.st_gid) == (0, 0):
-        return
-    with contextlib.suppress(OSError):
-        if fd is not None:
-            os.fchown(fd, parent.st_uid, parent.st_gid)
-        else:
-            os.chown(path, parent.st_uid, parent.st_gid, follow_symlinks=False)
+        platform.adopt_owner(folder)
 
 
 def write_private(
@@ -116,12 +99,11 @@ def write_private(
     fd, temp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=directory)
     try:
         try:
-            os.fchmod(fd, mode)  # fchmod ignores the umask
-            if owner is not None and owner != (os.geteuid(), os.getegid()):
-                with contextlib.suppress(OSError):
-                    os.fchown(fd, *owner)
-            elif owner is None:
-                adopt_owner(path, fd)
+            platform.set_mode(fd, mode)
+            if owner is None:
+                platform.adopt_owner(path, fd)
+            else:
+                platform.keep_owner(fd, owner)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -133,7 +115,7 @@ def write_private(
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
-    _fsync_dir(directory)
+    platform.fsync_dir(directory)
 
 
 # A writer keeps its temporary file for milliseconds; one this old was left by a writer that was
@@ -157,16 +139,5 @@ def _sweep(directory: str, prefix: str) -> None:
         leftover = os.path.join(directory, name)
         with contextlib.suppress(OSError):
             status = os.lstat(leftover)
-            ours = status.st_uid == os.geteuid() and stat.S_ISREG(status.st_mode)
-            if ours and now - status.st_mtime > STALE_TEMP:
+            if platform.made_by_us(status) and now - status.st_mtime > STALE_TEMP:
                 os.unlink(leftover)
-
-
-def _fsync_dir(directory: str) -> None:
-    """Make a rename durable. Some file systems cannot fsync a directory; the rename stands."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import NoReturn
 
+from mfa_env import platform
 from mfa_env.config import as_code
 from mfa_env.errors import Cancelled, MfaEnvError, NoCodeError, UsageError, printable
 
@@ -170,100 +171,73 @@ def _signal_name(number: int) -> str:
 
 
 def from_terminal(label: str) -> str:
-    """Ask on the controlling terminal, and only there: stdout is captured by $(…), stdin may be
-    a pipe, and stderr may be captured too (botocore and the AWS CLI keep a credential_process's
-    stderr), so the prompt is written to the same /dev/tty the answer is read from."""
+    """Ask on the user's terminal, and only there (platform.open_terminal: /dev/tty, or the
+    Windows console): stdout is captured by $(…), stdin may be a pipe, and stderr may be
+    captured too (botocore and the AWS CLI keep a credential_process's stderr), so the prompt
+    is written where the answer is read from."""
     try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+        terminal = platform.open_terminal()
     except OSError:
         raise NoCodeError(
             "no MFA code given and no terminal to ask on; pass the code as an argument, "
             "or use --mfa-command"
         ) from None
     try:
-        return _ask(fd, label)
+        return _ask(terminal, label)
     finally:
-        os.close(fd)
+        terminal.close()
 
 
-def _ask(fd: int, label: str) -> str:
-    """Up to three tries on the terminal FD; the label may come from IAM, so it is escaped."""
-    encoding = os.device_encoding(fd) or "utf-8"
+def _ask(terminal: platform.Terminal | int, label: str) -> str:
+    """Up to three tries on the terminal (or a terminal's descriptor); the label may come from
+    IAM, so it is escaped."""
+    if isinstance(terminal, int):
+        terminal = platform.PosixTerminal(terminal)
     try:
         for _attempt in range(3):
-            _show(fd, f"MFA code for {printable(label)}: ", encoding)
-            line = _read_line(fd, encoding)
+            terminal.write(f"MFA code for {printable(label)}: ")
+            line = terminal.read_line()
             if line is None:
-                _show(fd, "\n", encoding)
+                terminal.write("\n")
                 raise MfaEnvError("no MFA code entered (end of input)")
             code = as_code(line.strip())
             if code is not None:
                 return code
-            _show(fd, "mfa-env: the code must be six digits\n", encoding)
+            terminal.write("mfa-env: the code must be six digits\n")
         raise UsageError("no valid six-digit MFA code entered")
     except KeyboardInterrupt:
         # The terminal echoed ^C after the prompt: end that line before the error is printed.
-        _show(fd, "\n", encoding)
+        terminal.write("\n")
         raise Cancelled("cancelled at the MFA prompt") from None
     except OSError:
         raise MfaEnvError("the terminal went away at the MFA prompt") from None
 
 
-def _show(fd: int, text: str, encoding: str) -> None:
-    data = text.encode(encoding, "backslashreplace")
-    try:
-        while data:
-            data = data[os.write(fd, data) :]
-    except OSError:
-        # A terminal that cannot be written to cannot be read either: the read says so.
-        pass
-
-
-def _read_line(fd: int, encoding: str) -> str | None:
-    # A byte at a time: a terminal left in raw mode hands over keys, not lines.
-    data = bytearray()
-    while True:
-        chunk = os.read(fd, 1)
-        if not chunk or chunk == b"\x04":
-            return None if not data else data.decode(encoding, "replace")
-        if chunk in (b"\n", b"\r"):
-            return data.decode(encoding, "replace")
-        data += chunk
-
-
 def ask_keys(profile: str) -> tuple[str, str]:
     """--store-keys for a profile the file holds no keys for: both on the terminal, the access
     key ID echoed, the secret not."""
-    import termios
-
     try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+        terminal = platform.open_terminal()
     except OSError:
         raise MfaEnvError(
             f"profile {profile!r} has no keys in the credentials file and there is no terminal "
             "to ask for them on"
         ) from None
-    encoding = os.device_encoding(fd) or "utf-8"
     try:
-        _show(fd, f"AWS access key ID for [{printable(profile)}]: ", encoding)
-        key_id = _read_line(fd, encoding)
-        _show(fd, "AWS secret access key (not shown): ", encoding)
-        saved = termios.tcgetattr(fd)
-        quiet = list(saved)
-        quiet[3] &= ~termios.ECHO  # lflags
-        termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+        terminal.write(f"AWS access key ID for [{printable(profile)}]: ")
+        key_id = terminal.read_line()
+        terminal.write("AWS secret access key (not shown): ")
         try:
-            secret = _read_line(fd, encoding)
+            secret = terminal.read_line(echo=False)
         finally:
-            termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
-            _show(fd, "\n", encoding)
+            terminal.write("\n")
     except KeyboardInterrupt:
-        _show(fd, "\n", encoding)
+        terminal.write("\n")
         raise Cancelled("cancelled at the keys prompt") from None
-    except (OSError, termios.error):
+    except OSError:
         raise MfaEnvError("the terminal went away at the keys prompt") from None
     finally:
-        os.close(fd)
+        terminal.close()
     if not key_id or not secret:
         raise MfaEnvError("no keys entered; nothing was stored")
     return key_id.strip(), secret.strip()

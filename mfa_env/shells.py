@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 
+from mfa_env import platform
 from mfa_env.errors import UnsafeValueError, UsageError
 from mfa_env.record import Record
 
@@ -352,7 +353,8 @@ class Detected(Record):
 
 
 def detect(explicit: str | None) -> Detected:
-    """--shell / MFA_ENV_SHELL, then bash inside direnv, then the calling shell, else POSIX sh."""
+    """--shell / MFA_ENV_SHELL, then bash inside direnv, then the calling shell, else the
+    platform's fallback: POSIX sh, or PowerShell on Windows."""
     if explicit:
         return Detected(explicit.lower())
     if os.environ.get("DIRENV_IN_ENVRC") == "1":
@@ -361,17 +363,20 @@ def detect(explicit: str | None) -> Detected:
     try:
         name = _proc_shell()
     except OSError:
-        name = _shellingham()  # no /proc (macOS, the BSDs): shellingham asks ps
-    if name is None:
-        return Detected(
-            "sh", "could not tell which shell is calling; writing POSIX sh (use --shell)"
-        )
+        # No /proc (macOS, the BSDs, Windows): shellingham asks ps, or reads the Windows
+        # process tree.
+        name = _shellingham()
     if name in SHELLS:
         return Detected(name)
+    fallback, shown = platform.fallback_shell()
+    if name is None:
+        return Detected(
+            fallback, f"could not tell which shell is calling; writing {shown} (use --shell)"
+        )
     return Detected(
-        "sh",
+        fallback,
         f"the calling shell looks like {name!r}, which mfa-env does not know; "
-        "writing POSIX sh (use --shell)",
+        f"writing {shown} (use --shell)",
     )
 
 
@@ -381,7 +386,8 @@ def _shellingham() -> str | None:
 
     try:
         name, _path = shellingham.detect_shell()
-    except shellingham.ShellDetectionFailure:
+    except (shellingham.ShellDetectionFailure, OSError, RuntimeError):
+        # OSError: a Win32 call it makes failed; RuntimeError: a platform it does not know.
         return None
     return str(name).lower()
 

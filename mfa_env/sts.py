@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mfa_env import platform
 from mfa_env.config import (
     SERIAL_RE,
     AwsFiles,
@@ -165,27 +166,11 @@ def _excerpt(profile: str | None) -> tuple[bytes, bytes] | None:
 
 def _in_memory(texts: tuple[bytes, bytes]) -> tuple[str, str] | None:
     """Paths of in-memory files holding `texts`, for botocore to read in place of the AWS files:
-    with thousands of profiles, parsing them all costs a new session seconds. Linux memfds, so
-    no key touches a disk; elsewhere (no memfd, no /proc) None, and botocore reads the files.
-    They stay open for the process's life, closed on exec: botocore reads them when it likes."""
-    create = getattr(os, "memfd_create", None)
-    if create is None:
-        return None
-    fds: list[int] = []
-    try:
-        for text in texts:
-            fds.append(create("mfa-env-aws-file", os.MFD_CLOEXEC))
-            view = memoryview(text)
-            while view:
-                view = view[os.write(fds[-1], view) :]
-        paths = [f"/proc/self/fd/{fd}" for fd in fds]
-        if all(os.path.isfile(path) for path in paths):
-            return paths[0], paths[1]
-    except OSError:
-        pass
-    for fd in fds:
-        os.close(fd)
-    return None
+    with thousands of profiles, parsing them all costs a new session seconds. Where the platform
+    has none (platform.memory_files: Linux only), None, and botocore reads the files. They stay
+    open for the process's life: botocore reads them when it likes."""
+    paths = platform.memory_files(texts)
+    return (paths[0], paths[1]) if paths is not None else None
 
 
 def on_session(creds: Credentials, region: str | None, deadline: float = CALL_DEADLINE) -> Aws:
@@ -372,41 +357,57 @@ def _client_error(action: str, code: str, message: str, source: Source) -> str:
     return f"{action}: {code}: {message}"
 
 
-class _DeadlinePassed(BaseException):
-    """Raised by the alarm. A BaseException, so no retry handler in botocore swallows it."""
-
-
-@contextmanager
-def _deadline(action: str, seconds: float) -> Iterator[None]:
-    """Bound a call as a whole: the read timeout restarts with every byte, so an endpoint that
-    drips its answer would otherwise hold the user's prompt forever."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals reach only the main thread; the socket timeouts still apply
-        return
-
-    def expire(_signum: int, _frame: object) -> None:
-        raise _DeadlinePassed
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except _DeadlinePassed:
-        raise AwsError(
-            f"{action}: the endpoint did not finish answering within {seconds:.0f} s; "
-            "check your network, proxy or AWS_ENDPOINT_URL"
-        ) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _call(aws: Aws, action: str, source: Source, fn: Callable[..., T], **kwargs: Any) -> T:
-    with _deadline(action, aws.deadline), _translate(action, source):
-        return fn(**kwargs)
+    def call() -> T:
+        with _translate(action, source):
+            return fn(**kwargs)
+
+    return _within(action, aws.deadline, call)
+
+
+# How often the wait for a call wakes: Ctrl-C interrupts it at once on POSIX, but on Windows
+# only between waits.
+_WAKE = 0.1
+
+
+def _within(action: str, seconds: float, call: Callable[[], T]) -> T:
+    """Bound a call as a whole, retries included: the read timeout restarts with every byte, so
+    an endpoint that drips its answer would otherwise hold the user's prompt forever.
+
+    The call runs in a worker thread, and we wait for it at most `seconds`: the same on every
+    platform and from any thread (an alarm signal exists only on POSIX, and reaches only the
+    main thread). A call still running at the deadline is abandoned: its daemon thread ends
+    with the process, its answer unread."""
+    import contextvars
+    import threading
+    import time
+
+    done = threading.Event()
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            results.append(call())
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            errors.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(
+        target=contextvars.copy_context().run, args=(work,), name=f"mfa-env {action}", daemon=True
+    )
+    worker.start()
+    end = time.monotonic() + seconds
+    while not done.wait(max(0.0, min(_WAKE, end - time.monotonic()))):
+        if time.monotonic() >= end:
+            raise AwsError(
+                f"{action}: the endpoint did not finish answering within {seconds:.0f} s; "
+                "check your network, proxy or AWS_ENDPOINT_URL"
+            )
+    if errors:
+        raise errors[0]
+    return results[0]
 
 
 @dataclass(frozen=True)
