@@ -67,10 +67,17 @@ clients:
 	    $(AWS_SDK_JS) >/dev/null && echo '$(AWS_SDK_JS)' > $$stamp; \
 	else echo "missing: npm, to install the AWS SDK for Node.js (its tests are skipped; CI=true fails them)"; fi
 
-# The shell property tests, long and randomized: new examples every run.
+# Every property test (marker `property`), randomized: new examples from a new seed each run,
+# printed first so that a failure can be replayed. MFA_ENV_FUZZ_EXAMPLES sizes the slow
+# fuzzers: examples in each shell for the real-shell round trip (200 in `make test`), and at
+# least as many runs or examples for tests/test_file_kinds.py and tests/fast/test_boundaries.py.
 fuzz: venv shells
-	MFA_ENV_FUZZ_EXAMPLES=$${MFA_ENV_FUZZ_EXAMPLES:-2000} MFA_ENV_FUZZ_RANDOM=1 \
-	  $(VENV)/bin/pytest -q tests/test_shells.py tests/test_cmd.py tests/test_hostile.py
+	@seed=$${MFA_ENV_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; \
+	examples=$${MFA_ENV_FUZZ_EXAMPLES:-2000}; \
+	echo "fuzz: hypothesis seed $$seed, $$examples examples;" \
+	  "replay: MFA_ENV_FUZZ_SEED=$$seed MFA_ENV_FUZZ_EXAMPLES=$$examples make fuzz"; \
+	MFA_ENV_FUZZ_EXAMPLES=$$examples MFA_ENV_FUZZ_RANDOM=1 $(VENV)/bin/pytest -q -m property \
+	  --hypothesis-profile=fuzz --hypothesis-seed=$$seed tests
 
 # mypy for Linux, then as if on Windows and macOS (typeshed marks what each platform lacks),
 # each with a cache of its own so that every run stays incremental.

@@ -26,11 +26,18 @@ done
 demo_home=$(mktemp -d)
 export HOME="$demo_home" XDG_CACHE_HOME="$demo_home/.cache" XDG_CONFIG_HOME="$demo_home/.config"
 export XDG_DATA_HOME="$demo_home/.local/share" AWS_EC2_METADATA_DISABLED=true
-port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-
-say "Starting a moto server, the AWS emulator, on 127.0.0.1:$port"
-"$PY" -m moto.server -H 127.0.0.1 -p "$port" >"$demo_home/moto.log" 2>&1 &
+say "Starting a moto server, the AWS emulator, on 127.0.0.1"
+# It binds port 0 itself and says which port it got: a port picked here and let go could be
+# taken by another program before the server binds it.
+serve='import os
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the reader of the port is gone
+server._thread.join()'
+mkfifo "$demo_home/moto.port"
+"$PY" -c "$serve" >"$demo_home/moto.port" 2>"$demo_home/moto.log" &
 moto_pid=$!
 stop_moto() {
   kill "$moto_pid" 2>/dev/null || true
@@ -42,6 +49,9 @@ cleanup() {
   echo "(moto server stopped, demo HOME removed)"
 }
 trap cleanup EXIT
+read -r -t 60 port <"$demo_home/moto.port" || fail "moto did not start; its log: $(cat "$demo_home/moto.log")"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+echo "moto listens on 127.0.0.1:$port"
 "$PY" scripts/demo_aws.py wait
 echo "HOME=$HOME (throw-away)  AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
 

@@ -9,8 +9,34 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, is_hypothesis_test, settings
 
-from tests.helpers import IamUser, dead_endpoint, make_user, moto_server, write_credentials
+from tests.helpers import (
+    REACHED,
+    IamUser,
+    closing_aws_file_copies,
+    dead_endpoint,
+    make_user,
+    moto_server,
+    write_credentials,
+)
+
+# `make fuzz`: new examples on every run, from the seed it prints (--hypothesis-seed), in CI
+# too, where hypothesis's own "ci" profile would derandomize them.
+settings.register_profile(
+    "fuzz",
+    derandomize=False,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "property: a hypothesis property test (`make fuzz` runs these, randomized)"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -18,6 +44,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/fast/" not in item.nodeid:
             item.add_marker(pytest.mark.e2e)
+        if is_hypothesis_test(getattr(item, "obj", None)):
+            item.add_marker(pytest.mark.property)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many examples of each property test got to the check it exists for."""
+    if REACHED:
+        terminalreporter.write_sep("-", "property tests: examples that reached their assertion")
+        for reach in REACHED:
+            terminalreporter.write_line(reach.summary())
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +68,14 @@ def dead_url() -> Iterator[str]:
     """An endpoint that refuses every connection: the network is gone."""
     with dead_endpoint() as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _aws_file_copies_closed() -> Iterator[None]:
+    """What the engine leaves open when run in-process is closed after each test, so that a
+    session may run the suite twice (or a thousand examples) without running out."""
+    with closing_aws_file_copies():
+        yield
 
 
 @pytest.fixture(autouse=True)

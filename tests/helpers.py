@@ -5,6 +5,7 @@ Fixtures live in conftest.py; everything a test imports lives here."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -13,10 +14,12 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -229,21 +232,74 @@ def on_terminal(*args: str, stderr_too: bool = False) -> tuple[int, bytes, bytes
     return done.returncode, screen, done.stderr or b""
 
 
+def need(met: bool, what: str, how: str) -> None:
+    """The one way a test is skipped: when what it needs (`what`, said as a sentence) is not
+    there. With CI=true it fails instead, so a CI that lost a tool, root or a port never passes
+    by skipping; `how` says how to provide it."""
+    if met:
+        return
+    if CI:
+        pytest.fail(f"{what}; {how}")
+    pytest.skip(f"{what} ({how})")
+
+
 def require(program: str) -> str:
-    """The path of a real shell; in CI a missing one fails the run instead of skipping.
+    """The path of a real shell or tool; in CI a missing one fails the run instead of skipping.
 
     The shells that `make shells` installs from npm into .tools/ come before PATH, so the
     tests run the pinned version: the real binary first (nushell's package ships it in
     @nushell/<platform>/bin), then the package's node launcher.
     """
+    path = _which(program)
+    need(path is not None, f"{program} is not installed", "`make test` as root installs it")
+    assert path is not None
+    return path
+
+
+def installed(program: str) -> bool:
+    """Whether an optional tool is there, for a test that checks more when it is: in CI it
+    must be (a missing one fails the run), elsewhere its part is left out."""
+    if _which(program) is None and CI:
+        pytest.fail(f"{program} is not installed; `make test` as root installs it")
+    return _which(program) is not None
+
+
+def _which(program: str) -> str | None:
     tools = ROOT / ".tools" / "node_modules"
     local = [*sorted(tools.glob("@nushell/*/bin")), tools / ".bin"]
-    path = shutil.which(program, path=os.pathsep.join(map(str, local))) or shutil.which(program)
-    if path is None:
-        if CI:
-            pytest.fail(f"{program} is not installed; `make test` installs it")
-        pytest.skip(f"{program} is not installed (run `make test` as root to install it)")
-    return path
+    return shutil.which(program, path=os.pathsep.join(map(str, local))) or shutil.which(program)
+
+
+def need_root() -> None:
+    """For a test that plays another user (chown, setuid): it needs root, as CI has."""
+    need(os.geteuid() == 0, "this test plays another user, which needs root", "run it as root")
+
+
+def need_free_port(port: int) -> None:
+    """For a test of text that names a fixed port (the README's): nothing may listen on it."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            taken = True
+    except OSError:
+        taken = False
+    need(not taken, f"something else listens on 127.0.0.1:{port}", "stop it")
+
+
+@contextmanager
+def closing_aws_file_copies() -> Iterator[None]:
+    """Close the in-memory copies of the AWS files (Linux memfds named mfa-env-aws-file) that
+    the product opened meanwhile. It keeps them open for the process's life, for botocore to
+    read when it likes, and a run of mfa-env is one process; a test that runs the engine in
+    this one, hundreds of times over a session, would otherwise leave so many descriptors open
+    that select() refuses the later ones (over 1023)."""
+    before = set(os.listdir("/proc/self/fd"))
+    try:
+        yield
+    finally:
+        for fd in set(os.listdir("/proc/self/fd")) - before:
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:mfa-env-aws-file"):
+                    os.close(int(fd))
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -297,3 +353,94 @@ def secret_service(home: Path, unlock: bool = True) -> Iterator[dict[str, str]]:
                     os.kill(int(proc.name), signal.SIGTERM)
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), signal.SIGTERM)
+
+
+# -- property tests: how many examples reached the assertion they exist for ----------------------
+
+
+@dataclass
+class Reach:
+    """One run of a property test: the examples hypothesis ran (not those assume() rejected),
+    and how many of them reached each check (`reached`)."""
+
+    test: str
+    ran: int = 0
+    any: int = 0  # examples that reached at least one check
+    checks: Counter[str] = field(default_factory=Counter)
+    hits: set[str] = field(default_factory=set)  # the current example's
+
+    def summary(self) -> str:
+        share = f"{self.any} of {self.ran} examples reached the assertion"
+        parts = ", ".join(f"{check} {n}" for check, n in sorted(self.checks.items()))
+        return f"{self.test}: {share}" + (f" ({parts})" if len(self.checks) > 1 else "")
+
+
+# Every counted run in this session, for the summary conftest.py prints at the end.
+REACHED: list[Reach] = []
+_running: list[Reach] = []
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reached(check: str = "assertion") -> None:
+    """Where an example gets to the check its property test exists for. Counted by the
+    enclosing @counted, and a hypothesis event (pytest --hypothesis-show-statistics)."""
+    from hypothesis import event
+
+    _running[-1].hits.add(check)
+    event(f"reached: {check}")
+
+
+def counted(
+    least: float = 0.5, why: str = "", each: Mapping[str, float] | None = None
+) -> Callable[[F], F]:
+    """Above @given: count the examples that call reached(), and fail the test when fewer than
+    `least` of them did, or fewer than each[check] of them reached that one of its checks (so
+    that every branch is seen). A floor below half needs its reason in `why`. The counts go to
+    the end of the pytest run's report."""
+    if least < 0.5 and not why:
+        raise ValueError("a floor below half needs a reason")
+
+    def decorate(test: F) -> F:
+        from hypothesis.errors import StopTest, UnsatisfiedAssumption
+
+        handle = test.hypothesis  # type: ignore[attr-defined]  # only @given tests have it
+        inner = handle.inner_test
+
+        @functools.wraps(inner)
+        def one(*args: Any, **kwargs: Any) -> Any:
+            reach = _running[-1]
+            reach.hits = set()
+            rejected = False
+            try:
+                return inner(*args, **kwargs)
+            except (UnsatisfiedAssumption, StopTest):
+                rejected = True  # by assume(), or out of data mid-draw: not an example
+                raise
+            finally:
+                if not rejected:
+                    reach.ran += 1
+                    reach.any += bool(reach.hits)
+                    reach.checks.update(reach.hits)
+
+        handle.inner_test = one
+
+        @functools.wraps(test)
+        def run(*args: Any, **kwargs: Any) -> None:
+            name = os.environ.get("PYTEST_CURRENT_TEST", test.__qualname__).rsplit(" (", 1)[0]
+            reach = Reach(name)
+            _running.append(reach)
+            try:
+                test(*args, **kwargs)
+            finally:
+                _running.pop()
+            REACHED.append(reach)
+            assert reach.ran > 0, f"{name}: no example ran"
+            assert reach.any >= least * reach.ran, reach.summary() + f"; the floor is {least:.0%}"
+            for check, share in (each or {}).items():
+                assert reach.checks[check] >= share * reach.ran, (
+                    reach.summary() + f"; the floor for {check!r} is {share:.0%}"
+                )
+
+        return run  # type: ignore[return-value]
+
+    return decorate

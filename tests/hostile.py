@@ -96,6 +96,7 @@ class Responder:
     url: str
     replies: dict[str, Reply | Callable[[dict[str, list[str]]], Reply]]
     calls: list[str] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)  # the calls whose reply was sent in full
 
 
 @contextmanager
@@ -131,6 +132,7 @@ def responder(replies: dict[str, Reply] | None = None) -> Iterator[Responder]:
                 else:
                     self.wfile.write(reply.body)
                     self.wfile.flush()
+                state.answered.append(action)
             except OSError:
                 pass  # the client gave up first; that is the case under test
             if reply.truncate:

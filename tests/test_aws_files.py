@@ -17,13 +17,14 @@ from unittest import mock
 import botocore.configloader
 import botocore.session
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mfa_env import aws_files
 from mfa_env.aws_files import WriteResult, credentials_path, write_profile
 from mfa_env.credentials import Credentials
 from mfa_env.errors import CredentialsFileError
+from tests.helpers import counted, reached
 
 NAME = "mfa"
 CREDS = Credentials(
@@ -236,6 +237,7 @@ def others(path: Path) -> dict[str, dict[str, object]]:
     return {name: values for name, values in parsed.items() if name != NAME}
 
 
+@counted()
 @settings(
     max_examples=100,
     database=None,  # nothing written into the working tree; every run draws afresh
@@ -255,7 +257,7 @@ def test_only_the_section_changes_and_botocore_reads_it(generated: Generated) ->
             or duplicated
             or (NAME in generated.names and not may_overwrite(target_keys))
         )
-        event("refused" if refused else "replaced" if NAME in generated.names else "appended")
+        reached("refused" if refused else "replaced" if NAME in generated.names else "appended")
         if refused:
             with pytest.raises(CredentialsFileError) as caught:
                 write_profile(NAME, CREDS, path=path)
@@ -678,6 +680,7 @@ WINDOW_LINES = st.sampled_from(
 )  # fmt: skip
 
 
+@counted()
 @settings(max_examples=150, database=None, deadline=None)
 @given(st.lists(WINDOW_LINES, max_size=12), st.sampled_from(("\n", "\r\n", "\r")))
 def test_an_edit_checked_on_its_window_is_decided_as_on_the_whole_file(
@@ -704,6 +707,7 @@ def test_an_edit_checked_on_its_window_is_decided_as_on_the_whole_file(
         return 0, len(aws_files._lines_of(text))
 
     as_is = edited()
+    reached("refused" if as_is == "refused" else "edited")
     with mock.patch.object(aws_files, "_plain_sections", return_value=None):
         assert edited() == as_is
         with mock.patch.object(aws_files, "_window", whole):
@@ -719,13 +723,39 @@ PLAIN_LINES = st.sampled_from(
 )  # fmt: skip
 
 
+@st.composite
+def built_files(draw: st.DrawFn) -> list[str]:
+    """Files laid out as the AWS files are (sections of distinct keys, comments, blanks), which
+    a plain reader may take, with one of PLAIN_LINES' odd lines put in one time in three: lists
+    of PLAIN_LINES alone are almost never plain (a twentieth of them)."""
+    lines = draw(st.lists(st.sampled_from(["", "# c", "; c"]), max_size=2))
+    for name in draw(st.lists(st.sampled_from(["a", "b", "c d", "x.y"]), unique=True, max_size=3)):
+        lines.append(f"[{name}]")
+        for key in draw(
+            st.lists(st.sampled_from(["k", "region", "a b", "x"]), unique=True, max_size=3)
+        ):
+            separator = draw(st.sampled_from([" = ", "=", ": ", " : "]))
+            lines.append(key + separator + draw(st.sampled_from(["v", "", "[x]", "v = w"])))
+            lines += draw(st.lists(st.sampled_from(["", "# c", "  # c"]), max_size=1))
+    if draw(st.integers(0, 2)) == 0:
+        lines.insert(draw(st.integers(0, len(lines))), draw(PLAIN_LINES))
+    return lines
+
+
+# sampled_from, not one_of (which leans to its first): a fifth any lines, the rest built.
+PLAIN_FILES = st.sampled_from([st.lists(PLAIN_LINES, max_size=10), *[built_files()] * 4]).flatmap(
+    lambda kind: kind
+)
+
+
+@counted()
 @settings(max_examples=400, database=None, deadline=None)
-@given(st.lists(PLAIN_LINES, max_size=10), st.sampled_from(("\n", "\r\n", "\r")))
+@given(PLAIN_FILES, st.sampled_from(("\n", "\r\n", "\r")))
 def test_a_file_taken_as_plain_is_one_configparser_reads_whole(lines: list[str], eol: str) -> None:
     text = eol.join(lines) + eol
     aws_files._plain_sections.cache_clear()
     plain = aws_files._plain_sections(text)
-    event("plain" if plain is not None else "parsed")
     if plain is not None:
+        reached()
         aws_files._parse_text.cache_clear()
         assert aws_files._parse_text(text, "f").sections() == list(plain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
 from tests.helpers import IamUser, mfa_env, on_terminal, require, write_credentials
 from tests.shellrun import eval_in_shell
@@ -111,7 +113,7 @@ def test_dotenv_is_read_back_by_a_dotenv_parser(user: IamUser):
     expected = json_session(user.name, "123456")
     done = mfa_env(user.name, "--format", "dotenv", "--region", "us-west-2")
     assert done.returncode == 0, done.stderr
-    parsed = dict(line.split("=", 1) for line in done.stdout.splitlines())
+    parsed = dotenv_values(stream=io.StringIO(done.stdout))  # python-dotenv itself
     assert {k: parsed[k] for k in NAMES} == expected
     assert parsed["AWS_REGION"] == "us-west-2"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CI, ROOT, IamUser, bin_dir, no_tty
+from tests.helpers import ROOT, IamUser, bin_dir, need, no_tty
 from tests.helpers import detached as run
 from tests.signing import Signed, signing_log
 
@@ -53,10 +53,7 @@ BOTO3_SCRIPT = (
 
 
 def tool(path: Path, what: str) -> str:
-    if not path.exists():
-        if CI:
-            pytest.fail(f"{what} is not installed; `make clients` installs it")
-        pytest.skip(f"{what} is not installed (run `make clients`)")
+    need(path.exists(), f"{what} is not installed", "`make clients` installs it")
     return str(path)
 
 

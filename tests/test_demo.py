@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, admin_client, mfa_env, snapshot
+from tests.helpers import ROOT, admin_client, installed, mfa_env, need_free_port, snapshot
 
 spec = importlib.util.spec_from_file_location("demo_aws", ROOT / "scripts" / "demo_aws.py")
 assert spec
@@ -105,7 +104,9 @@ def test_setup_twice_against_one_server_gives_working_keys_and_codes(
     assert [d["SerialNumber"] for d in iam.list_mfa_devices(UserName=name)["MFADevices"]] == [
         serial
     ]
-    devices = {d["SerialNumber"]: d for d in iam.list_virtual_mfa_devices()["VirtualMFADevices"]}
+    # Every page: the session's other tests have made hundreds of devices in this server.
+    pages = iam.get_paginator("list_virtual_mfa_devices").paginate()
+    devices = {d["SerialNumber"]: d for page in pages for d in page["VirtualMFADevices"]}
     stored = devices[serial]["Base32StringSeed"]
     assert (stored.decode() if isinstance(stored, bytes) else stored) == seed2
     assert iam.list_user_policies(UserName=name)["PolicyNames"] == ["mfa-only"]
@@ -231,7 +232,7 @@ def check_demo(status: int, stdout: str, stderr: str) -> None:
     if "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n" in plain:
         assert "moto hands it out for every session" in plain
     assert "The second shell holds the first one's session" in plain
-    if shutil.which("direnv"):
+    if installed("direnv"):  # the demo shows direnv where it is installed, as in CI
         assert "direnv exec ~/project printenv AWS_SESSION_TOKEN: the same cached session" in plain
     assert plain.endswith("(moto server stopped, demo HOME removed)\n")
     port = re.search(r"on 127\.0\.0\.1:(\d+)\n", plain)
@@ -277,8 +278,7 @@ def test_readme_walkthrough_runs_twice_and_leaves_nothing_behind(tmp_path: Path,
     # The one change: this test's venv (with moto) instead of `make demo`'s.
     block = block.replace(activate, f". {Path(sys.prefix) / 'bin' / 'activate'}\n")
     port = int(re.search(r"-p (\d+)", block)[1])  # type: ignore[index]
-    if not port_is_closed(port):
-        pytest.skip(f"something else listens on 127.0.0.1:{port}")
+    need_free_port(port)  # the README's block names a fixed port, for a reader to copy
 
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
@@ -311,7 +311,7 @@ def test_readme_walkthrough_runs_twice_and_leaves_nothing_behind(tmp_path: Path,
         assert "mfa-env: reused the cached session" in done.stderr
         # The reader's shell after the block: its own session and HOME, as before.
         assert done.stdout.endswith(f"\nafter: readers-own-session {isolate}\n")
-        if shutil.which("direnv"):
+        if installed("direnv"):
             # direnv exec printed the session it loaded from .envrc: the block's, not the reader's.
             token = done.stdout.splitlines()[0]
             assert token

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -66,11 +65,27 @@ def test_envrc_gets_the_cached_session_with_no_prompt(
 def test_empty_cache_and_no_terminal_fails_promptly_with_one_line(
     user: IamUser, tmp_path: Path, bin_dir: Path
 ):
+    """No terminal and no code: mfa-env fails at once rather than wait for input. Its stdin is
+    a pipe this test holds open and never writes to, so a run that waited for a code there (or
+    anywhere) would still be waiting when the test gives up, a minute later."""
     project = _project(tmp_path, f'eval "$(mfa-env {user.name})"\n')
     _direnv(project, bin_dir, "allow", str(project))
-    start = time.monotonic()
-    done = _direnv(project, bin_dir, "exec", str(project), "printenv", "AWS_SESSION_TOKEN")
-    assert time.monotonic() - start < 10
+    environ = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    reader, writer = os.pipe()
+    try:
+        done = subprocess.run(
+            [require("direnv"), "exec", str(project), "printenv", "AWS_SESSION_TOKEN"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            env=environ,
+            stdin=reader,
+            timeout=60,
+            start_new_session=True,  # no terminal: nothing can prompt
+        )
+    finally:
+        os.close(reader)
+        os.close(writer)
     assert done.returncode != 0
     assert "mfa-env: error: no MFA code given and no terminal" in done.stderr
     assert "Traceback" not in done.stderr

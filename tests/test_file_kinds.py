@@ -28,12 +28,12 @@ from hypothesis import strategies as st
 
 from mfa_env import cache
 from mfa_env.credentials import Credentials
-from tests.helpers import FORBIDDEN, IamUser
+from tests.helpers import FORBIDDEN, IamUser, counted, reached
 
 ROOT_USER = os.geteuid() == 0
 READABLE = ("file", "unreadable") if ROOT_USER else ("file",)  # root reads a chmod 000 file
 _RANDOM = os.environ.get("MFA_ENV_FUZZ_RANDOM") == "1"
-EXAMPLES = int(os.environ.get("MFA_ENV_FUZZ_EXAMPLES") or 200)
+EXAMPLES = max(200, int(os.environ.get("MFA_ENV_FUZZ_EXAMPLES") or 0))  # runs; more in make fuzz
 TIMEOUT = 20  # a run takes well under a second; a hang is what this catches
 
 TARGETS = ("credentials", "config", "entry", "lock")
@@ -172,6 +172,7 @@ def _check(case: Case, status: int, out: str, err: str) -> None:
         assert "new session" in err
 
 
+@counted()
 @settings(
     max_examples=EXAMPLES // BATCH,
     deadline=None,
@@ -196,6 +197,7 @@ def test_any_kind_of_file_ends_in_time_with_one_line(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+    reached()
     for case, proc, (out, err) in zip(cases, procs, results, strict=True):
         event(f"exit {proc.returncode}")
         _check(case, proc.returncode, out.decode(), err.decode())

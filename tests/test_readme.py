@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import CI, ROOT, IamUser, bin_dir, make_role, require
+from tests.helpers import ROOT, IamUser, bin_dir, make_role, need, require
 
 AWS_CLI = ROOT / ".tools" / "awscli" / "bin" / "aws"
 README = (ROOT / "README.md").read_text()
@@ -36,10 +37,7 @@ def as_user(text: str, user: IamUser) -> str:
 
 @pytest.fixture
 def shell_env(user: IamUser, isolate: Path, tmp_path: Path) -> dict[str, str]:
-    if not AWS_CLI.exists():
-        if CI:
-            pytest.fail("AWS CLI v1 is not installed; `make clients` installs it")
-        pytest.skip("AWS CLI v1 is not installed (run `make clients`)")
+    need(AWS_CLI.exists(), "AWS CLI v1 is not installed", "`make clients` installs it")
     # The walkthrough's ~/.aws/config, with its region: the examples below add to it, as a
     # user following the README would, and no region comes from anywhere else.
     (isolate / ".aws" / "config").write_text(block("[default]\n   region = us-east-1"))
@@ -78,17 +76,20 @@ def test_the_credential_process_and_write_profile_examples_live_side_by_side(
 
 
 def test_the_role_examples(user: IamUser, moto_url: str, isolate: Path, shell_env):
-    for name in ("admin", "ops"):
+    # The README's profiles, admin and ops, on roles of this test's own in the shared server.
+    role = {name: f"{name}-{uuid.uuid4().hex[:10]}" for name in ("admin", "ops")}
+    for name in role.values():
         make_role(moto_url, name)
     roles = as_user(block("[profile admin]\nrole_arn"), user).replace("ian_zhuang", user.name)
     roles = re.sub(r"mfa_serial = .*", f"mfa_serial = {user.serial}", roles)
+    ops = roles.replace("admin", "ops").replace(":role/ops", f":role/{role['ops']}")
     with open(isolate / ".aws" / "config", "a") as f:
-        f.write(roles + roles.replace("admin", "ops"))
+        f.write(roles.replace(":role/admin", f":role/{role['admin']}") + ops)
     script = block('eval "$(mfa-env --profile admin 123456)"')
     done = bash(script + "aws sts get-caller-identity --output text\n", shell_env)
     assert done.returncode == 0, done.stderr
-    assert ":assumed-role/ops/" in done.stdout
+    assert f":assumed-role/{role['ops']}/" in done.stdout
     run = block("mfa-env --profile admin -- terraform apply").splitlines()[1]
     done = bash(run.replace("terraform apply", "aws sts get-caller-identity"), shell_env)
     assert done.returncode == 0, done.stderr
-    assert ":assumed-role/admin/" in done.stdout
+    assert f":assumed-role/{role['admin']}/" in done.stdout

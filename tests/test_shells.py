@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import re
+import string
 import subprocess
 import sys
+from datetime import timezone
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mfa_env import shells
 from mfa_env.errors import UnsafeValueError
-from tests.helpers import require
+from tests.helpers import ROOT, counted, reached, require
 from tests.shellrun import IDIOMS, READERS, eval_in_shell, fails_in_shell
 
 REAL = {"bash": "bash", "dash": "dash", "sh": "sh", "zsh": "zsh", "ksh": "ksh", "fish": "fish"}
@@ -102,11 +107,13 @@ def _examples() -> int:
     return int(_FUZZ_EXAMPLES or 200)
 
 
+@pytest.mark.property
 @pytest.mark.parametrize("run", sorted(RUNS))
 def test_any_value_round_trips_in_the_real_shell(run: str, tmp_path: Path):
     renderer = shells.lookup(RUNS[run]).render
     cannot_hold = CANNOT_HOLD.get(RUNS[run], lambda value: False)
 
+    @counted()
     @settings(
         max_examples=_examples(),
         deadline=None,
@@ -126,11 +133,28 @@ def test_any_value_round_trips_in_the_real_shell(run: str, tmp_path: Path):
                 renderer(assignments)
         script = renderer(held)  # every value the shell can hold must be rendered, none refused
         got = eval_in_shell(run, script, names, tmp_path, env=_clean_env())
+        reached()
         for name, value in assignments.items():
             assert got[name] == (value.encode("utf-8") if name in held else None), (run, value)
         assert not (tmp_path / MARKER).exists(), "a value was executed"
 
     check()
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_a_newline_round_trips_in_every_shell_that_can_hold_one(run: str, tmp_path: Path):
+    """Every shell but tcsh keeps a newline in a variable (POSIX 2.2.2: inside '…' nothing is
+    special but '): the renderer must write it, never refuse it. tcsh's `eval "`…`"` would
+    turn it into a space, so there it is refused."""
+    value = "line1\nline2\n\n"
+    renderer = shells.lookup(RUNS[run]).render
+    if RUNS[run] == "tcsh":
+        with pytest.raises(UnsafeValueError):
+            renderer({"MFA_ENV_T": value})
+        return
+    script = renderer({"MFA_ENV_T": value})
+    got = eval_in_shell(run, script, ["MFA_ENV_T"], tmp_path, env=_clean_env())
+    assert got == {"MFA_ENV_T": value.encode()}
 
 
 def _clean_env() -> dict[str, str]:
@@ -309,12 +333,14 @@ def parse_pwsh(text: str) -> dict[str, str | None]:
     return result
 
 
+@counted()
 @given(batch=st.lists(values, min_size=1, max_size=6))
 @settings(max_examples=300, deadline=None)
 @example(batch=["it’s", "‘quoted’", "‚low‛", "'", "''", "$env:PATH", "`n"])
 def test_powershell_output_follows_the_verbatim_string_rules(batch: list[str]):
     names = [f"T{i}" for i in range(len(batch))]
     script = shells.pwsh(dict(zip(names, batch, strict=True)))
+    reached()
     assert parse_pwsh(script) == dict(zip(names, batch, strict=True))
 
 
@@ -342,14 +368,52 @@ def test_powershell_doubles_each_typographic_quote_with_itself():
     assert shells.pwsh({"K": "a\u2019b'c"}) == "$Env:K = 'a\u2019\u2019b''c';\n"
 
 
-@given(value=values)
-def test_dotenv_writes_only_values_every_reader_agrees_on(value: str):
-    try:
-        line = shells.dotenv({"K": value})
-    except UnsafeValueError:
-        assert not re.fullmatch(r"[A-Za-z0-9+/=_.:,@-]*", value)
-        return
-    assert line == f"K={value}\n"
+# What AWS hands out, by its documentation, apart from mfa_env/shells.py: base64 (keys, secrets,
+# tokens: A-Z a-z 0-9 + / =), ISO 8601 times (digits, - : T Z +), ARNs (: / and IAM names, which
+# are "alphanumeric characters plus =,.@_-"). A dotenv renderer must write every such value.
+AWS_CHARACTERS = string.ascii_letters + string.digits + "+/=" + "-:TZ" + "=,.@_-"
+aws_values = st.one_of(
+    st.text(st.sampled_from(AWS_CHARACTERS)),
+    st.binary(min_size=1, max_size=300).map(lambda raw: base64.b64encode(raw).decode()),
+    st.datetimes(timezones=st.just(timezone.utc)).map(lambda moment: moment.isoformat()),
+)
+
+
+def read_by_python_dotenv(text: str) -> dict[str, str | None]:
+    """What python-dotenv, one of the readers --format dotenv is for, makes of the output."""
+    return dict(dotenv_values(stream=io.StringIO(text)))
+
+
+@counted()
+@given(value=aws_values)
+def test_dotenv_writes_every_value_aws_hands_out(value: str):
+    line = shells.dotenv({"K": value})
+    reached()
+    assert line == f"K={value}\n"  # `docker --env-file` takes everything after the "=" as is
+    assert read_by_python_dotenv(line) == {"K": value}
+
+
+@counted(each={"written": 0.5, "refused": 0.1})
+@settings(max_examples=300)
+@given(hostile=values, plain=aws_values)
+@example(hostile="x #comment", plain="")
+@example(hostile="'quoted'", plain="")
+@example(hostile="${HOME}", plain="")
+@example(hostile="a\nb", plain="")
+@example(hostile="trailing ", plain="")
+def test_dotenv_writes_only_values_every_reader_agrees_on(hostile: str, plain: str):
+    """Each value is either refused, or written so that python-dotenv and `docker --env-file`
+    (everything after the first "=") both read it back exactly: never one they would change.
+    Every example tries a hostile value and a plain one, so both outcomes are seen."""
+    for value in (hostile, plain):
+        try:
+            line = shells.dotenv({"K": value})
+        except UnsafeValueError:
+            reached("refused")  # allowed for any value but the ones AWS hands out (above)
+        else:
+            reached("written")
+            assert line == f"K={value}\n"
+            assert read_by_python_dotenv(line) == {"K": value}
 
 
 def test_unknown_shell_is_a_usage_error():
@@ -369,15 +433,46 @@ def test_direnv_means_bash(monkeypatch, environ, expected):
     assert shells.detect(None).name == expected
 
 
-def test_without_proc_detection_falls_back_to_shellingham(monkeypatch):
-    """macOS and the BSDs have no /proc: shellingham (which asks ps there) answers instead."""
+def test_without_proc_detection_falls_back_to_shellingham(tmp_path: Path):
+    """macOS and the BSDs have no /proc: there the real shellingham answers. Run under a fish
+    (its parent a login bash with SHELL=bash), with our own /proc reading made to find no
+    /proc, detection must still name fish, as only shellingham can then tell."""
+    detect = (
+        "from mfa_env import shells\n"
+        "def no_proc(max_depth=10):\n"
+        "    raise FileNotFoundError('/proc')\n"
+        "shells._proc_shell = no_proc\n"
+        "found = shells.detect(None)\n"
+        "print(found.name, found.hint)\n"
+    )
+    (tmp_path / "detect.py").write_text(detect)
+    bash = require("bash")
+    fish = [require("fish"), "--no-config", "-c", f"{sys.executable} detect.py; true"]
+    done = subprocess.run(
+        ["-bash", "--norc", "-c", '"$@"; true', "bash", *fish],
+        executable=bash,
+        env={**_clean_env(), "SHELL": bash, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "fish None\n", done.stderr
+
+
+def test_when_shellingham_finds_no_shell_posix_sh_is_written_with_a_hint(monkeypatch):
+    """shellingham's own failure (ShellDetectionFailure: no shell among the ancestors)."""
+    import shellingham
+
+    def no_shell() -> tuple[str, str]:
+        raise shellingham.ShellDetectionFailure
 
     def no_proc() -> str:
         raise FileNotFoundError("/proc")
 
     monkeypatch.setattr(shells, "_proc_shell", no_proc)
-    monkeypatch.setattr(shells, "_shellingham", lambda: "fish")
-    assert shells.detect(None) == shells.Detected("fish")
-    monkeypatch.setattr(shells, "_shellingham", lambda: None)
+    monkeypatch.setattr(shellingham, "detect_shell", no_shell)
     assert shells.detect(None).name == "sh"
     assert "--shell" in (shells.detect(None).hint or "")

@@ -17,10 +17,24 @@ import pytest
 
 from mfa_env import cache
 from mfa_env.credentials import Credentials
-from tests.helpers import ROOT, IamUser, make_user, mfa_env, no_tty, write_credentials
+from tests.helpers import (
+    ROOT,
+    IamUser,
+    make_user,
+    mfa_env,
+    need,
+    need_root,
+    no_tty,
+    write_credentials,
+)
 
 OTHER_UID = 54321
-as_root = pytest.mark.skipif(os.geteuid() != 0, reason="playing another user needs root")
+
+
+@pytest.fixture
+def as_root() -> None:
+    """Playing another user (chown to a uid nobody has, running as it) needs root."""
+    need_root()
 
 
 def plant(key: cache.SessionKey) -> Path:
@@ -34,7 +48,7 @@ def key_of(user: IamUser) -> cache.SessionKey:
     return cache.SessionKey(cache.source_id(user.access_key_id), user.serial)
 
 
-@as_root
+@pytest.mark.usefixtures("as_root")
 def test_a_session_planted_in_a_shared_cache_directory_is_not_handed_out(
     user: IamUser, tmp_path: Path, monkeypatch
 ):
@@ -92,7 +106,7 @@ def test_new_keys_for_the_profile_never_reuse_the_old_session(
 
 
 @pytest.fixture
-def users_home() -> Iterator[Path]:
+def users_home(as_root: None) -> Iterator[Path]:
     """A HOME that belongs to another user, somewhere that user can reach, beside a copy of
     mfa-env and what its cached path imports (the checkout and venv may be out of reach)."""
     import click
@@ -115,8 +129,9 @@ def users_home() -> Iterator[Path]:
         shutil.rmtree(top)
 
 
-@as_root
-def test_files_made_under_sudo_belong_to_the_user_whose_home_it_is(moto_url: str, users_home: Path):
+def test_files_made_under_sudo_belong_to_the_user_whose_home_it_is(
+    moto_url: str, users_home: Path, dead_url: str
+):
     made = make_user(moto_url)
     aws = users_home / ".aws"
     aws.mkdir(mode=0o700)
@@ -141,15 +156,15 @@ def test_files_made_under_sudo_belong_to_the_user_whose_home_it_is(moto_url: str
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # And the user's own later runs: the cached session, and -w again under the same lock.
     python = shutil.which("python3", path="/usr/bin:/bin")
-    if python is None:
-        pytest.skip("no system python3 for the user's own run")
+    need(python is not None, "no system python3 for the user's own run", "install python3")
+    assert python is not None
     as_user = subprocess.run(
         [python, "-m", "mfa_env", "-w", "mfa", made.name, "-s", "bash"],
         capture_output=True,
         text=True,
         env={
             **env,
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_ENDPOINT_URL": dead_url,  # a cache hit: nothing to call
             "PYTHONPATH": str(users_home.parent / "lib"),
         },
         user=OTHER_UID,

@@ -67,11 +67,13 @@ def test_a_terminal_gets_the_written_line_and_no_secret(user: IamUser, isolate: 
         ("other", "long-term"),  # a section with long-term keys
     ],
 )
-def test_refusals_cost_no_code_and_change_nothing(user: IamUser, isolate: Path, name, words):
+def test_refusals_cost_no_code_and_change_nothing(
+    user: IamUser, isolate: Path, name, words, dead_url: str
+):
     creds = isolate / ".aws" / "credentials"
     creds.write_text(creds.read_text() + OTHER)
     before = creds.read_bytes()
-    env = {**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # refused before any call
+    env = {**os.environ, "AWS_ENDPOINT_URL": dead_url}  # refused before any call
     done = mfa_env("-w", name, user.name, "123456", "-s", "bash", env=env)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()

@@ -5,7 +5,7 @@ with one line per message, statements or the failing statement on stdout, and no
 
 No example reaches a network or a terminal: botocore's HTTP session answers AccessDenied, the
 terminal is absent, and --mfa-command finds no program. Example counts: MFA_ENV_FUZZ_EXAMPLES
-overrides them (`make fuzz`), MFA_ENV_FUZZ_RANDOM=1 draws new ones."""
+raises them (`make fuzz`), MFA_ENV_FUZZ_RANDOM=1 draws new ones."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from mfa_env import cache, errors, main, prompt, shells
 from tests.fast.stubs import SERIAL
-from tests.helpers import FORBIDDEN
+from tests.helpers import FORBIDDEN, closing_aws_file_copies, counted, reached
 
 KEY = "AKIADEFAULT000000000"
 WORK_KEY = "AKIAWORK000000000000"
@@ -40,7 +40,7 @@ _RANDOM = os.environ.get("MFA_ENV_FUZZ_RANDOM") == "1"
 
 
 def examples(default: int) -> int:
-    return int(os.environ.get("MFA_ENV_FUZZ_EXAMPLES") or default)
+    return max(default, int(os.environ.get("MFA_ENV_FUZZ_EXAMPLES") or 0))
 
 
 # What mfa-env reads (config, paths, cache, deliver, shells, prompt, sts) and what botocore reads
@@ -226,7 +226,8 @@ class Streams:
         monkeypatch.setattr(sys, "stdout", self.out)
         monkeypatch.setattr(sys, "stderr", self.err)
         try:
-            main.main()
+            with closing_aws_file_copies():  # thousands of runs in one test
+                main.main()
             status = 0
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else 1
@@ -283,6 +284,7 @@ def _check(argv: list[str], status: int, out: bytes, err: bytes) -> None:
         assert _POSIX.fullmatch(out.decode()), out
 
 
+@counted()
 @settings(
     max_examples=examples(1200),
     deadline=None,
@@ -319,6 +321,7 @@ def test_any_environment_ends_in_one_line_or_statements(
                 value = os.fsencode(sealed) + value  # inside the test's directory
             patch.setitem(os.environb, name.encode(), value)
         status, out, err = _run(argv, patch)
+        reached("statements" if status == 0 else "failure")
         _check(argv, status, out, err)
         last = err.decode().rstrip("\n").rpartition("\n")[2]
         event(f"exit {status}: " + " ".join(re.findall(r"[a-z]{2,}", last[9:])[:3]))
@@ -347,6 +350,7 @@ NAMES = st.text(
 ).filter(lambda name: name == name.strip() and name[0] not in "#;")
 
 
+@counted()
 @settings(
     max_examples=examples(1000),
     deadline=None,
@@ -388,10 +392,12 @@ def test_any_stream_encoding_gets_statements_and_lines_whole(
     assert all(line.startswith("mfa-env: ") for line in lines[:-1]), messages
     assert not FORBIDDEN.intersection(messages.replace("\n", ""))
     if "-p" in argv:  # a profile that is not there: the error names it, stdout fails the eval
+        reached("failure")
         assert status == 1
         assert out_bytes.decode(out_encoding) == "false\n"
         assert "profile 'x' is not in" in lines[-2]
         return
+    reached("statements")
     assert status == 0, messages
     # Whole in the stream's encoding when it holds the name, else UTF-8.
     statements = out_bytes.decode(out_encoding if _holds(out_encoding, name) else "utf-8")

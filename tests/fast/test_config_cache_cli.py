@@ -7,17 +7,18 @@ import os
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import example, given, settings
+from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from mfa_env import cache, cli, config, paths
 from mfa_env.credentials import Credentials
 from mfa_env.errors import ConfigError, UsageError
 from tests.fast.stubs import NOW, SERIAL, creds
-from tests.helpers import FORBIDDEN
+from tests.helpers import FORBIDDEN, counted, reached
 
 HOUR = timedelta(hours=1)
 
@@ -217,37 +218,155 @@ def valid_document(expiration: object) -> bytes:
 
 @pytest.mark.parametrize("tz", ["UTC", "Asia/Tokyo", "Pacific/Kiritimati", "Etc/GMT+12"])
 @pytest.mark.parametrize(
-    "expiration",
-    [3, None, [], "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "soon", "2027-13-01T00:00:00Z"],
+    ("expiration", "outcome"),
+    [
+        (3, "distrust"),  # not a time at all
+        (None, "distrust"),
+        ([], "distrust"),
+        ("soon", "distrust"),
+        ("2027-13-01T00:00:00Z", "distrust"),  # month 13
+        ("9999-12-31T23:59:59Z", "distrust"),  # further ahead than any STS session lasts
+        ("0001-01-01T00:00:00Z", "expired"),  # read, and long over: the engine never uses it
+    ],
 )
-def test_absurd_expiries_are_misses_in_any_time_zone(isolate, monkeypatch, tz, expiration):
+def test_absurd_expiries_are_never_a_usable_session_in_any_time_zone(
+    isolate, monkeypatch, tz, expiration, outcome
+):
     monkeypatch.setenv("TZ", tz)
     cache.store_session(KEY, creds("ASIAX", HOUR, None))
     entry_path().write_bytes(valid_document(expiration))
-    try:
-        got = cache.load_session(KEY, NOW)
-    except cache.Distrust:
+    if outcome == "distrust":
+        with pytest.raises(cache.Distrust):
+            cache.load_session(KEY, NOW)
         return
-    assert got is None or got.seconds_left(NOW) <= 0  # long expired: the engine never uses it
+    got = cache.load_session(KEY, NOW)
+    assert got is not None
+    assert got.seconds_left(NOW) <= 0
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.binary(max_size=300) | st.recursive(
+# What a cache file can hold, each drawn with the outcome it must have, known from how it was
+# made: a sane session for KEY (expiring at most 36 h ahead, as STS sessions do), one with a
+# broken or forged field (distrusted), an entry of another format or key (a plain miss), bytes
+# that are not JSON (distrusted), or any other JSON (a miss).
+REQUIRED = ("access_key_id", "secret_access_key", "session_token", "expiration")
+FIELD = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=30)
+SECONDS = st.integers(-(10**9), 36 * 3600)  # from long ago to STS's longest session ahead
+NOT_A_TIME = st.sampled_from(
+    ["soon", "2027-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-01T25:00:00Z", "T", "12:00"]
+)
+JSON_VALUE = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
-).map(lambda doc: json.dumps(doc).encode()))  # fmt: skip
-def test_any_bytes_are_a_session_or_a_miss(content):
+)
+
+
+def _time(seconds: int) -> str:
+    return (NOW + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@st.composite
+def session_fields(draw: st.DrawFn) -> dict[str, object]:
+    fields: dict[str, object] = {name: draw(FIELD) for name in REQUIRED[:3]}
+    fields["expiration"] = _time(draw(SECONDS))
+    if draw(st.booleans()):
+        fields["arn"] = draw(st.text(max_size=30))
+    if draw(st.booleans()):
+        fields["issued"] = _time(draw(st.integers(-(10**9), 0)))
+    return fields
+
+
+@st.composite
+def forged(draw: st.DrawFn) -> dict[str, object]:
+    """A session for KEY with one field broken, or an expiry no STS session has."""
+    fields = draw(session_fields())
+    name = draw(st.sampled_from(REQUIRED))
+    how = draw(st.sampled_from(["gone", "empty", "not text", "not a time", "far ahead", "issued"]))
+    if how == "gone":
+        del fields[name]
+    elif how == "empty":
+        fields[name] = ""
+    elif how == "not text":
+        fields[name] = draw(JSON_VALUE.filter(lambda value: not isinstance(value, str)))
+    elif how == "not a time":
+        fields["expiration"] = draw(NOT_A_TIME)
+    elif how == "far ahead":  # two days and more: a broken clock or a forgery
+        fields["expiration"] = _time(draw(st.integers(48 * 3600 + 1, 10**10)))
+    else:  # null, like no "issued" at all, is a session of unknown length: not a forgery
+        fields["issued"] = draw(JSON_VALUE.filter(lambda value: not isinstance(value, str | None)))
+    return fields
+
+
+def _entry(credentials: object, key: object = None, fmt: object = 2) -> bytes:
+    return json.dumps({"format": fmt, "key": key or list(KEY), "credentials": credentials}).encode()
+
+
+def _not_json(content: bytes) -> bool:
+    try:
+        json.loads(content)
+    except (ValueError, RecursionError):
+        return True
+    return False
+
+
+SESSIONS = session_fields().map(lambda fields: (_entry(fields), "session", fields))
+CACHE_FILES = st.sampled_from([  # one_of leans to its first; sampled_from draws each alike
+    SESSIONS,
+    SESSIONS,
+    SESSIONS,  # thrice: a fifth of the examples at least are sessions
+    forged().map(lambda fields: (_entry(fields), "distrust", None)),
+    JSON_VALUE.filter(lambda v: not isinstance(v, dict)).map(
+        lambda v: (_entry(v), "distrust", None)  # credentials that are not an object
+    ),
+    st.tuples(session_fields(), st.sampled_from([1, 3, "2", None])).map(
+        lambda drawn: (_entry(drawn[0], fmt=drawn[1]), "miss", None)  # another format
+    ),
+    st.tuples(session_fields(), st.sampled_from([["src", SERIAL, "role"], ["other"], "src"])).map(
+        lambda drawn: (_entry(drawn[0], key=drawn[1]), "miss", None)  # another entry's
+    ),
+    st.tuples(session_fields(), st.data()).map(
+        lambda drawn: (_entry(drawn[0]), "truncate", None)
+    ),
+    st.binary(max_size=300).map(lambda content: (content, "bytes", None)),
+    JSON_VALUE.filter(lambda v: not isinstance(v, dict) or v.get("format") != 2).map(
+        lambda v: (json.dumps(v).encode(), "miss", None)
+    ),
+]).flatmap(lambda kind: kind)  # fmt: skip
+
+
+@counted(each={"session": 0.2, "miss": 0.1, "distrust": 0.1})
+@settings(max_examples=300, deadline=None)
+@given(CACHE_FILES, st.data())
+def test_any_bytes_are_a_session_or_a_miss(drawn, data):
+    """Whatever a private cache file of ours holds, the reader answers the session it holds, a
+    miss, or Distrust: each exactly when the file is that."""
+    content, outcome, fields = drawn
+    if outcome == "truncate":  # a whole entry cut short: never valid JSON
+        content = content[: data.draw(st.integers(0, len(content) - 1))]
+        outcome = "distrust"
+    elif outcome == "bytes":  # the standard library's JSON parser says what they are
+        outcome = "distrust" if _not_json(content) else "miss"
     path = Path(KEY.path())
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.write_bytes(content)
     os.chmod(path, 0o600)
-    try:
-        got = cache.load_session(KEY, NOW)
-    except cache.Distrust:
+    reached(outcome)
+    if outcome == "distrust":
+        with pytest.raises(cache.Distrust):
+            cache.load_session(KEY, NOW)
         return
-    assert got is None or got.access_key_id
+    got = cache.load_session(KEY, NOW)
+    if outcome == "miss":
+        assert got is None
+        return
+    assert got is not None
+    assert (got.access_key_id, got.secret_access_key, got.session_token) == tuple(
+        fields[name] for name in REQUIRED[:3]
+    )
+    assert _time(int((got.expiration - NOW).total_seconds())) == fields["expiration"]
+    assert got.arn == fields.get("arn", "")
 
 
 @pytest.mark.parametrize("kind", ["symlink", "fifo", "directory", "group-writable"])
@@ -430,8 +549,19 @@ LINES = st.sampled_from(
 )  # fmt: skip
 
 
+# Most files open with a header, as the AWS files do, and no line comes twice: else nearly
+# every file is one both readers refuse. Still, a third of LINES' lines repeat a key or cannot
+# be parsed, so about a third of the files are read (the check that matters; a fifth at the
+# least), and the rest are refused by both (which is checked too).
+FILE_LINES = st.tuples(
+    st.sampled_from(["[default]", "[a]", "[profile a]", "[b]", ""]),
+    st.lists(LINES, max_size=13, unique=True),
+).map(lambda drawn: [drawn[0], *drawn[1]] if drawn[0] else drawn[1])
+
+
+@counted(each={"read alike": 0.2, "refused by both": 0.1})
 @settings(max_examples=400, deadline=None)
-@given(st.lists(LINES, max_size=14), st.booleans(), st.sampled_from(["\n", "\r\n", "\r"]))
+@given(FILE_LINES, st.booleans(), st.sampled_from(["\n", "\r\n", "\r"]))
 @example(["[b]", "  [a]", "x = 1"], False, "\n")  # an indented header, not a value: section a
 @example(["[DEFAULT]", "region = x", "[a]"], False, "\n")  # DEFAULT's keys go into every section
 @example(["[profile  a]", "x = 1"], True, "\n")  # another spelling of [profile a]
@@ -447,17 +577,21 @@ def test_sections_read_lazily_equal_the_whole_file(tmp_path_factory, lines, in_c
         lazy = config._Sections(str(path), in_config)
         read = {name: dict(lazy[name]) for name in NAMES if name in lazy}
     except ConfigError:
+        reached("refused by both")
         assert whole is None  # refused by both
         return
     if whole is not None:
+        reached("read alike")
         assert read == {name: whole[name] for name in NAMES if name in whole}
         assert sorted(lazy) == sorted(whole)
 
 
+@counted()
 @settings(max_examples=120, deadline=None)
 @given(st.text(st.sampled_from(sorted(FORBIDDEN - {"\x00"})) | st.characters(), min_size=1))
 def test_any_profile_name_reaches_stderr_escaped(name):
     done = run("--shell", "bash", f"--profile={name}")
+    reached()
     assert done.exit_code == 1
     assert done.stderr.endswith("\n")
     assert len(done.stderr.split("\n")) == 2  # one line
@@ -483,8 +617,12 @@ def test_indented_key_lines_leave_the_section_too(isolate):
     assert text == "[a]\nregion = x\n[default]\n" + kept
 
 
+REFUSED = "botocore refuses the files"
+
+
 def _botocore_view(profile: str, credentials: str, aws_config: str) -> object:
-    """What botocore reads for a session on `profile`: its settings, and its [services]."""
+    """What botocore reads for a session on `profile`: its settings, and its [services]; None
+    for a profile that is not there, REFUSED for files it cannot parse."""
     import botocore.exceptions
     import botocore.session
 
@@ -493,8 +631,10 @@ def _botocore_view(profile: str, credentials: str, aws_config: str) -> object:
     session.set_config_variable("config_file", aws_config)
     try:
         scoped = session.get_scoped_config()
-    except (botocore.exceptions.ProfileNotFound, botocore.exceptions.ConfigParseError):
+    except botocore.exceptions.ProfileNotFound:
         return None
+    except botocore.exceptions.ConfigParseError:
+        return REFUSED
     return scoped, session.full_config.get("services", {}).get(scoped.get("services"))
 
 
@@ -518,37 +658,75 @@ BODY = st.sampled_from(
 SECTIONS = st.lists(
     st.tuples(HEADERS, st.lists(BODY, max_size=4)), max_size=5, unique_by=lambda s: s[0]
 ).map(lambda sections: [line for header, body in sections for line in (header, *body)])
+PROFILES = st.sampled_from(["default", "a", "b"])
 
 
-@settings(max_examples=50, deadline=None)
-@given(SECTIONS, SECTIONS)
-@example(["[profile a]", "services = s", "[services s]", "sts =", "  endpoint_url = x"], ["[a]"])
-def test_botocore_reads_an_excerpt_as_it_reads_the_whole_files(
-    tmp_path_factory, config_lines, credentials_lines
-):
-    """A new session hands botocore only the sections it needs (sts._in_memory): it must read
-    them exactly as it reads the whole files."""
+def _excerpt_of(home: Path, config_lines: list[str], credentials_lines: list[str], profile: str):
+    """The AWS files written under `home`; their paths, and the excerpt a new session on
+    `profile` hands botocore (sts._excerpt, as the command calls it; None: the whole files)."""
     from mfa_env import sts
 
-    home = tmp_path_factory.mktemp("aws")
     paths = (str(home / "credentials"), str(home / "config"))
     for path, lines in zip(paths, (credentials_lines, config_lines), strict=True):
         Path(path).write_text("\n".join(lines) + "\n")
-    for profile in ("default", "a", "b"):
-        whole = _botocore_view(profile, *paths)
-        if whole is None:
-            continue  # botocore refuses the files, or there is no such profile
-        files = config.AwsFiles(config._Sections(paths[0], False), config._Sections(paths[1], True))
-        excerpt = files.excerpt(profile)
-        if excerpt is None:
-            continue  # botocore reads the whole files
-        in_memory = sts._in_memory(excerpt)
-        assert in_memory is not None
-        try:
-            assert _botocore_view(profile, *in_memory) == whole
-        finally:
-            for path in in_memory:
-                os.close(int(path.rsplit("/", 1)[1]))
+    files = {"AWS_SHARED_CREDENTIALS_FILE": paths[0], "AWS_CONFIG_FILE": paths[1]}
+    with mock.patch.dict(os.environ, files):
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            os.environ.pop(name, None)
+        return paths, sts._excerpt(profile)
+
+
+@counted()
+@settings(max_examples=150, deadline=None)
+@given(SECTIONS, SECTIONS, PROFILES)
+@example(
+    ["[profile a]", "services = s", "[services s]", "sts =", "  endpoint_url = x"], ["[a]"], "a"
+)
+def test_botocore_reads_an_excerpt_as_it_reads_the_whole_files(
+    tmp_path_factory, config_lines, credentials_lines, profile
+):
+    """A new session hands botocore only the sections it needs (sts._in_memory): it must read
+    them exactly as it reads the whole files, a missing profile included. Files botocore
+    cannot parse are the next test's."""
+    from mfa_env import sts
+
+    home = tmp_path_factory.mktemp("aws")
+    paths, excerpt = _excerpt_of(home, config_lines, credentials_lines, profile)
+    whole = _botocore_view(profile, *paths)
+    assume(whole != REFUSED)
+    if excerpt is None:
+        event("the whole files")  # botocore is handed them: nothing to compare
+        return
+    in_memory = sts._in_memory(excerpt)
+    assert in_memory is not None
+    try:
+        reached()
+        assert _botocore_view(profile, *in_memory) == whole
+    finally:
+        for path in in_memory:
+            os.close(int(path.rsplit("/", 1)[1]))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product gap: an excerpt is cut from files botocore cannot parse, so a new session "
+    "goes ahead where botocore (and the AWS CLI) refuse them (issue 24's report)",
+)
+@counted()
+@settings(max_examples=100, deadline=None)
+@given(SECTIONS, SECTIONS, PROFILES)
+@example([], ["[profile default]", "region = eu-west-1", "region = eu-west-1"], "default")
+def test_files_botocore_cannot_parse_are_never_cut_into_an_excerpt(
+    tmp_path_factory, config_lines, credentials_lines, profile
+):
+    """botocore refuses the whole files (a key given twice, a line it cannot read, in any
+    section): the command must not hand it a part it would read, but the whole files, so that
+    its error is the user's, as with any AWS tool."""
+    home = tmp_path_factory.mktemp("aws")
+    paths, excerpt = _excerpt_of(home, config_lines, credentials_lines, profile)
+    assume(_botocore_view(profile, *paths) == REFUSED)
+    reached()
+    assert excerpt is None
 
 
 # -- the records of the cached path: no typing, no dataclasses, the same guarantees --------------

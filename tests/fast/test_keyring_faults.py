@@ -31,6 +31,7 @@ from tests.fast import keyring_doubles as doubles
 from tests.fast.keyring_doubles import FaultKeyring, MemoryKeyring
 from tests.fast.stubs import LONG_TERM, SERIAL, Stubbed, answer, creds
 from tests.fast.stubs import _session as stub_session
+from tests.helpers import counted, reached
 
 PROFILE = "default"
 KEY_ID = "AKIAFAULTKEYS0000001"
@@ -618,6 +619,7 @@ RUNS = st.one_of(
 FUZZ_EXAMPLES = 1000
 
 
+@counted()
 @settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
@@ -634,6 +636,7 @@ def test_no_keyring_backend_gives_a_traceback_or_loses_a_key(drawn):
     if kind == "store":
         state = STORE_STATES[name]
         done, place = store(state, backend)
+        reached("store")
         ended_cleanly(done, statements=False)
         others_kept(state, backend)
         assert done.exit_code == 1 or place == "keyring", done.stderr
@@ -641,6 +644,7 @@ def test_no_keyring_backend_gives_a_traceback_or_loses_a_key(drawn):
         state = SESSION_STATES[name]
         cached = name == "cached session"
         done, aws = a_session(state, backend, cached)
+        reached("session")
         session_kept(state, backend, done, aws, cached)
     event(f"{kind}: exit {done.exit_code}, {len(backend.faulted)} calls faulted")
     for call in backend.faulted:

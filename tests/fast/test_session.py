@@ -16,7 +16,7 @@ from mfa_env import cache, cli, session
 from mfa_env.config import Role, Settings, Source
 from mfa_env.errors import AwsError, ConfigError, NoCodeError, UsageError
 from tests.fast.stubs import LONG_TERM, NOW, ROLE, SERIAL, Stubbed, answer, creds
-from tests.helpers import FORBIDDEN
+from tests.helpers import FORBIDDEN, counted, reached
 
 SOURCE_ID = cache.source_id(LONG_TERM)
 MINUTE = timedelta(minutes=1)
@@ -505,6 +505,7 @@ def shown(error: Exception, capsys) -> str:
     return capsys.readouterr().err
 
 
+@counted()
 @FUZZ
 @given(HOSTILE_TEXT)
 def test_an_aws_error_message_is_shown_escaped(capsys, message):
@@ -512,9 +513,11 @@ def test_an_aws_error_message_is_shown_escaped(capsys, message):
     aws.refuse("sts", "get_session_token", "AccessDenied", message)
     with pytest.raises(AwsError) as caught:
         engine(aws)[0].obtain()
+    reached()
     assert_escaped(shown(caught.value, capsys), lines=1)
 
 
+@counted()
 @FUZZ
 @given(HOSTILE_TEXT)
 def test_an_arn_from_aws_is_shown_escaped(capsys, name):
@@ -523,9 +526,11 @@ def test_an_arn_from_aws_is_shown_escaped(capsys, name):
     aws.expect("sts", "get_caller_identity", {"Arn": arn, "UserId": "A", "Account": "1" * 12})
     with pytest.raises(ConfigError) as caught:
         engine(aws, settings(serial=None))[0].obtain()
+    reached()
     assert_escaped(shown(caught.value, capsys), lines=1)
 
 
+@counted()
 @FUZZ
 @given(HOSTILE_TEXT)
 def test_serials_from_iam_in_notes_are_shown_escaped(capsys, name):
@@ -538,6 +543,7 @@ def test_serials_from_iam_in_notes_are_shown_escaped(capsys, name):
     notes = engine(aws, settings(serial=None, user="al"), use_cache=False)[0].obtain().notes
     for note in notes:
         cli.say(note)
+    reached()
     assert_escaped(capsys.readouterr().err, lines=len(notes))
 
 

@@ -9,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mfa_env.errors import printable
-from tests.helpers import FORBIDDEN
+from tests.helpers import FORBIDDEN, counted, reached
 
 PLAIN = string.printable.replace("\n", "").replace("\r", "").replace("\x0b", "").replace("\x0c", "")
 ESCAPE = re.compile(r"\\(?:n|r|x[0-9a-f]{2}|u[0-9a-f]{4})")
@@ -23,28 +23,36 @@ def _unescape(shown: str) -> str:
     return ESCAPE.sub(lambda m: m[0].encode().decode("unicode_escape"), shown)
 
 
+@counted()
 @given(hostile)
 @example("\x1b]0;owned\x07\x9b31m\u202egnp.exe\u2028error: fake")
 def test_no_forbidden_character_survives(text: str):
     shown = printable(text)
+    reached()
     assert not FORBIDDEN.intersection(shown)
     # Only those characters change, each to its repr spelling; tabs and backslashes are kept.
     assert shown == "".join(repr(c)[1:-1] if c in FORBIDDEN else c for c in text)
 
 
+@counted()
 @given(st.text(st.sampled_from(PLAIN)))
 def test_plain_ascii_is_unchanged(text: str):
+    reached()
     assert printable(text) == text
 
 
+@counted()
 @given(hostile)
 def test_idempotent(text: str):
+    reached()
     # A message part escaped in prompt.py is escaped again with its whole line later.
     assert printable(printable(text)) == printable(text)
 
 
+@counted()
 @given(hostile.map(lambda t: t.replace("\\", "")))
 def test_injective_on_text_without_backslashes(text: str):
+    reached()
     assert _unescape(printable(text)) == text
 
 
