@@ -104,7 +104,8 @@ def test_a_call_past_its_deadline_is_given_up_in_one_sentence():
             sts._within("GetSessionToken", 1, lambda: release.wait(30))
     finally:
         release.set()
-    assert 1 <= time.monotonic() - start < 3
+    # At least the deadline, and far less than the call itself would have taken (30 s).
+    assert 1 <= time.monotonic() - start < 10
     assert "within 1 s; check your network, proxy or AWS_ENDPOINT_URL" in str(e.value)
 
 
@@ -139,8 +140,15 @@ def test_the_deadline_holds_off_the_main_thread_too():
 def test_ctrl_c_ends_the_wait_for_a_call_long_before_its_deadline():
     """interrupt_main sets Python's interrupt flag without interrupting the wait, as Ctrl-C does
     on Windows (a POSIX signal would interrupt it at once): the wait must look in between."""
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        pytest.skip("SIGINT is not Python's to raise here")
+    # Ctrl-C as a terminal has it, whatever pytest inherited (ignored under nohup or `&`).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupted_wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted_wait() -> None:
     release = threading.Event()
     timer = threading.Timer(0.3, _thread.interrupt_main)
     start = time.monotonic()
