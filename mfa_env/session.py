@@ -296,13 +296,10 @@ class Engine:
 
     def _mfa(self, source: str, floor: float) -> tuple[Credentials, str, str]:
         """GetSessionToken: cached (with `floor` seconds left at least), or new with a code."""
-        reused = f"reused the cached session for {self.settings.source.describe}"
+        reused = self._reused_mfa()
         serial = self._known_serial(source)
         cached = self._cached(cache.SessionKey(source, serial)) if serial else None
-        wanted = (
-            None if self.settings.role else self.settings.duration
-        )  # else --duration is the role's
-        if self._reusable(cached, floor, wanted):
+        if self._reusable(cached, floor, self._mfa_wanted()):
             assert cached is not None
             assert serial is not None
             return cached, reused, serial
@@ -315,6 +312,14 @@ class Engine:
                     return made, reused, serial
             return self._new_mfa(source, serial, floor, cached)
 
+    def _mfa_wanted(self) -> int | None:
+        """The MFA session's length an explicit --duration asks for; with a role it is the
+        role's, and the MFA session keeps its own."""
+        return None if self.settings.role else self.settings.duration
+
+    def _reused_mfa(self) -> str:
+        return f"reused the cached session for {self.settings.source.describe}"
+
     def _new_mfa(
         self, source: str, serial: str | None, floor: float, stale: Credentials | None
     ) -> tuple[Credentials, str, str]:
@@ -326,16 +331,10 @@ class Engine:
             serial = found = self._discover(aws)
             # A session for the device just found may be cached already.
             cached = self._cached(cache.SessionKey(source, serial))
-            if self._reusable(
-                cached, floor, None if self.settings.role else self.settings.duration
-            ):
+            if self._reusable(cached, floor, self._mfa_wanted()):
                 assert cached is not None
                 self._remember(source, serial)
-                return (
-                    cached,
-                    f"reused the cached session for {self.settings.source.describe}",
-                    serial,
-                )
+                return cached, self._reused_mfa(), serial
             stale = stale or cached
         try:
             code = self.code(serial)
@@ -347,7 +346,7 @@ class Engine:
                 f"warning: {str(exc).split(';')[0]}, so the cached session is handed out as it "
                 f"is: it ends in {self._minutes_left(stale)} min"
             )
-            return stale, f"reused the cached session for {self.settings.source.describe}", serial
+            return stale, self._reused_mfa(), serial
         # A role is chained on it: it must outlast AssumeRole's shortest session (`floor`).
         duration = max(self.settings.duration, int(floor))
         creds = self._live(sts.get_session_token(aws, self.settings.source, serial, code, duration))
