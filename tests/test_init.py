@@ -200,6 +200,19 @@ def test_the_plain_command_sets_this_shell(
     assert user.secret_access_key not in screen
 
 
+def _script(shell: str, script: str, where: Path) -> subprocess.CompletedProcess[str]:
+    """SHELL -c SCRIPT in WHERE, with an `mfa-env` launcher for this checkout on PATH."""
+    env = {**os.environ, "PATH": f"{bin_dir(where)}:{os.environ['PATH']}"}
+    return subprocess.run(
+        [require(shell), "-c", script],
+        env=env,
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.mark.parametrize(
     ("shell", "tracing", "untrace"),
     [("bash", "set -xv", "set +xv"), ("zsh", "setopt xtrace verbose", "unsetopt xtrace verbose")],
@@ -209,20 +222,12 @@ def test_tracing_never_shows_the_statements(
 ):
     """The user's `set -x` traces what the function does, never the statements it evaluates,
     and is on again after it."""
-    env = {**os.environ, "PATH": f"{bin_dir(tmp_path)}:{os.environ['PATH']}"}
     script = (
         f'eval "$(mfa-env --init {shell})"\n{tracing}\nmfa-env {user.name} 123456\n'
         f"echo still-traced\n{untrace}\n"
         'printf "%s" "$AWS_SESSION_TOKEN" > token\n'
     )
-    done = subprocess.run(
-        [require(shell), "-c", script],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _script(shell, script, tmp_path)
     assert done.returncode == 0, done.stderr
     token = (tmp_path / "token").read_text()
     assert token
@@ -234,7 +239,6 @@ def test_tracing_never_shows_the_statements(
 def test_bash_with_errexit_and_nounset(user: IamUser, tmp_path: Path):
     """`set -eu`: the function neither breaks nor exits early; a failure is an ordinary failing
     command, which `if` handles and errexit would otherwise act on."""
-    env = {**os.environ, "PATH": f"{bin_dir(tmp_path)}:{os.environ['PATH']}"}
     script = (
         "set -eu\n"
         'eval "$(mfa-env --init bash)"\n'
@@ -246,16 +250,13 @@ def test_bash_with_errexit_and_nounset(user: IamUser, tmp_path: Path):
         "mfa-env --profile nosuch\n"
         "echo not-reached\n"
     )
-    done = subprocess.run(
-        [require("bash"), "-c", script], env=env, capture_output=True, text=True, timeout=120
-    )
+    done = _script("bash", script, tmp_path)
     assert done.stdout.splitlines() == ["failed=1", "left=none"]
     assert done.returncode == 1
 
 
 @pytest.mark.parametrize("shell", ["ksh", "dash"])
 def test_the_sh_family_through_an_alias(shell: str, user: IamUser, tmp_path: Path):
-    env = {**os.environ, "PATH": f"{bin_dir(tmp_path)}:{os.environ['PATH']}"}
     script = (
         "set -u\n"
         f'eval "$(mfa-env --init {shell})"\n'
@@ -268,14 +269,7 @@ def test_the_sh_family_through_an_alias(shell: str, user: IamUser, tmp_path: Pat
         f"mfa-env {user.name} -- sh -c 'exit 7'; echo exec=$?\n"
         'echo "still=${AWS_SESSION_TOKEN-none} scratch=${__mfa_env_out-none}"\n'
     )
-    done = subprocess.run(
-        [require(shell), "-c", script],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _script(shell, script, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "set=yes status=0",
