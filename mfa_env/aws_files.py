@@ -359,7 +359,7 @@ def _edited(text: str, name: str, entries: dict[str, str], shown: str, verify: b
     edit is not read back (check_profile: its placeholder session is never written)."""
     lines = list(_lines_of(text))
     # A file of plain lines is known readable without parsing it all (10,000 profiles: 0.2 s).
-    plain = _plain_sections(text)
+    plain = plain_sections(text)
     names = plain if plain is not None else _parse(lines, shown).sections()
     first, stop = _window(text, name, names) if "[DEFAULT]" not in text else (0, len(lines))
     whole = (first, stop) == (0, len(lines))
@@ -382,7 +382,7 @@ def _edited(text: str, name: str, entries: dict[str, str], shown: str, verify: b
 
 
 @functools.lru_cache(maxsize=2)
-def _plain_sections(text: str) -> tuple[str, ...] | None:
+def plain_sections(text: str) -> tuple[str, ...] | None:
     """The sections of a file made only of plain lines, when no section and no key of a section
     is given twice; None for any other file. Plain: `[name]` alone on its line and the lines
     config.plain_options reads, no [DEFAULT]. configparser, and so botocore, reads such a file

@@ -309,9 +309,18 @@ class _Sections(Mapping[str, Mapping[str, str]]):
     def excerpt(self, name: str, services: str | None = None) -> bytes | None:
         """The sections botocore reads for profile `name` (in the config file, with the
         [services] section `services`), byte for byte: alone in a file, botocore reads them as
-        it reads them in this one. None where only the whole file reads the same."""
+        it reads them in this one. None where only the whole file reads the same, and where
+        botocore may refuse the whole file (a key given twice in another section, say): a part
+        must never read where the whole would not."""
         if self._all is not None:
             return b"" if self._missing else None
+        from mfa_env.aws_files import plain_sections  # a new session's cost: botocore follows
+
+        try:
+            if plain_sections(self._data.decode()) is None:
+                return None
+        except ValueError:  # not UTF-8
+            return None
         kinds = [(name, "profile")]
         if services and self._config:
             kinds.append((services, "services"))

@@ -695,7 +695,7 @@ def test_an_edit_checked_on_its_window_is_decided_as_on_the_whole_file(
             aws_files._parse_text,
             aws_files._sections_of,
             aws_files._lines_of,
-            aws_files._plain_sections,
+            aws_files.plain_sections,
         ):
             cached.cache_clear()
         try:
@@ -708,7 +708,7 @@ def test_an_edit_checked_on_its_window_is_decided_as_on_the_whole_file(
 
     as_is = edited()
     reached("refused" if as_is == "refused" else "edited")
-    with mock.patch.object(aws_files, "_plain_sections", return_value=None):
+    with mock.patch.object(aws_files, "plain_sections", return_value=None):
         assert edited() == as_is
         with mock.patch.object(aws_files, "_window", whole):
             assert edited() == as_is
@@ -753,8 +753,8 @@ PLAIN_FILES = st.sampled_from([st.lists(PLAIN_LINES, max_size=10), *[built_files
 @given(PLAIN_FILES, st.sampled_from(("\n", "\r\n", "\r")))
 def test_a_file_taken_as_plain_is_one_configparser_reads_whole(lines: list[str], eol: str) -> None:
     text = eol.join(lines) + eol
-    aws_files._plain_sections.cache_clear()
-    plain = aws_files._plain_sections(text)
+    aws_files.plain_sections.cache_clear()
+    plain = aws_files.plain_sections(text)
     if plain is not None:
         reached()
         aws_files._parse_text.cache_clear()
