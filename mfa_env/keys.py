@@ -21,7 +21,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mfa_env import cache
+from mfa_env import cache, secret_service
 from mfa_env.credentials import Credentials
 from mfa_env.errors import CredentialsFileError, MfaEnvError
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SERVICE = "mfa-env"  # the keyring's name for every entry of ours
+SERVICE = secret_service.SERVICE  # the keyring's name for every entry of ours
 INSTALL = "pip install 'mfa-env[keyring]' (or pipx inject mfa-env keyring)"
 
 
@@ -277,23 +277,35 @@ class KeyringStore:
 
     Entries are the file cache's documents under its names, so the same checks apply. Every
     failure is cache.Distrust, which the engine turns into a warning: a session STS has handed
-    out for a spent code is never lost because the keyring would not keep it."""
+    out for a spent code is never lost because the keyring would not keep it.
+
+    Where keyring would read the Secret Service, entries are read from it directly (mfa_env.
+    secret_service), and keyring is loaded only for what that cannot answer and for writes. An
+    open direct connection means keyring's Secret Service is usable; without one the backend is
+    built at once, so that "no usable OS keyring" stops the run where it always did."""
 
     def __init__(self) -> None:
-        self.backend = _keyring()
+        self.direct = secret_service.connect()
+        self._backend: Any = None if self.direct is not None else _keyring()
+
+    @property
+    def backend(self) -> Any:
+        if self._backend is None:
+            self._backend = _keyring()
+        return self._backend
 
     def _get(self, name: str) -> dict[str, object] | None:
         shown = f"the keyring entry {name}"
-        try:
-            raw = _read(self.backend, name, f"reading {shown}")
-        except KeyringError as exc:
-            raise cache.Distrust(str(exc)) from None
+        raw = None if self.direct is None else secret_service.read(self.direct, SERVICE, name)
         if raw is None:
-            return None
-        if len(raw) > cache.MAX_ENTRY:
-            raise cache.Distrust(f"{shown} is too large to be a cache entry")
-        # surrogatepass: a lone surrogate is not JSON's UTF-8, and parse says so as for a file.
-        return cache.parse(raw.encode("utf-8", "surrogatepass"), shown)
+            backend = self.backend
+            try:
+                raw = _read(backend, name, f"reading {shown}")
+            except KeyringError as exc:
+                raise cache.Distrust(str(exc)) from None
+            if raw is None:
+                return None
+        return secret_service.entry(raw, shown)
 
     def _set(self, name: str, data: bytes) -> None:
         # Raised as cache.Distrust: the engine warns and goes on, as for a read-only file cache.

@@ -291,6 +291,11 @@ def installed(backend: MemoryKeyring) -> Iterator[MemoryKeyring]:
     def get_keyring() -> Any:
         return backend.call(Call("get_keyring", lambda: backend))
 
-    # Not pytest's monkeypatch: a subprocess imports this module as its keyring backend.
-    with mock.patch.object(keyring, "get_keyring", get_keyring):
+    # Not pytest's monkeypatch: a subprocess imports this module as its keyring backend. No
+    # session bus either: a Secret Service there would be read directly, past the double.
+    with (
+        mock.patch.object(keyring, "get_keyring", get_keyring),
+        mock.patch.dict(os.environ),
+    ):
+        os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
         yield backend

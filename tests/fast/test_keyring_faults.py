@@ -407,11 +407,16 @@ def _shared_aws() -> sts.Aws:
 _real_botocore_session = sts._botocore_session
 
 
-@functools.cache
-def _reused_botocore_session(profile: str | None = None) -> Any:
-    """sts.connect's botocore session, made once: a new one costs most of a run (its handlers),
-    and every run sets its credentials afresh, from the keyring, before any use."""
-    return _real_botocore_session(profile)
+_botocore_sessions: dict[str | None, Any] = {}
+
+
+def _reused_botocore_session(profile: str | None = None, *rest: Any, **named: Any) -> Any:
+    """sts.connect's botocore session, made once per profile (whatever else it is given): a new
+    one costs most of a run (its handlers), and every run sets its credentials afresh, from the
+    keyring, before any use."""
+    if profile not in _botocore_sessions:
+        _botocore_sessions[profile] = _real_botocore_session(profile, *rest, **named)
+    return _botocore_sessions[profile]
 
 
 class KeyringAws(Stubbed):
