@@ -10,18 +10,20 @@ so. Nothing is followed through a link, chmod-ed, or waited on.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import stat
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+import sys
 
 from mfa_env import paths, platform
-from mfa_env.config import SERIAL_RE, matches
-from mfa_env.credentials import Credentials
+from mfa_env.clock import datetime, timedelta
+from mfa_env.config import is_serial
+from mfa_env.credentials import Credentials, json_string, load_json
 from mfa_env.errors import MfaEnvError
-from mfa_env.record import Record
+from mfa_env.record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
 
 FORMAT = 2
 # An entry is a few hundred bytes; anything much larger is not ours. The one limit for what is
@@ -30,13 +32,15 @@ MAX_ENTRY = 64 * 1024
 # STS sessions last at most 36 h: an expiry further out than this is a broken clock or a forgery.
 HORIZON = timedelta(hours=48)
 
-try:  # the stdlib's own SHA-256, without hashlib's OpenSSL load: ~3 ms on every cached run
-    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.12+
-except ImportError:  # pragma: no cover - depends on the Python version
-    try:
+# The stdlib's own SHA-256, without hashlib's OpenSSL load: ~3 ms on every cached run. Its
+# module is named for the version, so that no run pays for looking up the other one.
+try:
+    if sys.version_info >= (3, 12):
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+    else:
         from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-    except ImportError:
-        from hashlib import sha256
+except ImportError:  # pragma: no cover - an interpreter without them
+    from hashlib import sha256
 
 
 class Distrust(Exception):
@@ -65,7 +69,8 @@ class SessionKey(Record):
 
 def entry_name(kind: str, parts: list[str]) -> str:
     """An entry's name: a hash of its key, so names are fixed-length and give nothing away."""
-    return f"{kind}-{sha256(json.dumps(parts).encode()).hexdigest()[:32]}"
+    listed = "[" + ", ".join(map(json_string, parts)) + "]"  # json.dumps(parts)
+    return f"{kind}-{sha256(listed.encode()).hexdigest()[:32]}"
 
 
 def _check(status: os.stat_result, what: str, kind: str, is_kind: bool) -> None:
@@ -123,7 +128,7 @@ def _read(path: str) -> dict[str, object] | None:
 def parse(data: bytes, shown: str) -> dict[str, object] | None:
     """An entry's JSON object; None for an older format. Distrust for anything else."""
     try:
-        document = json.loads(data)
+        document = load_json(data)
     except (ValueError, RecursionError):
         raise Distrust(f"{shown} is not valid JSON") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -153,6 +158,8 @@ def session_from(
 def session_document(key: SessionKey, creds: Credentials) -> bytes:
     """The entry for a session; Distrust for one too large to be read back (only a hostile
     endpoint sends a token that long)."""
+    import json  # only to write: a hit reads with credentials.load_json
+
     document = {"format": FORMAT, "key": list(key), "credentials": creds.to_json()}
     data = json.dumps(document).encode()
     if len(data) > MAX_ENTRY:
@@ -170,12 +177,14 @@ def serial_from(document: dict[str, object] | None, source: str, shown: str) -> 
     if document is None or document.get("key") != [source]:
         return None
     serial = document.get("serial")
-    if not isinstance(serial, str) or not matches(SERIAL_RE, serial):
+    if not isinstance(serial, str) or not is_serial(serial):
         raise Distrust(f"{shown} holds no MFA serial")
     return serial
 
 
 def serial_document(source: str, serial: str) -> bytes:
+    import json
+
     return json.dumps({"format": FORMAT, "key": [source], "serial": serial}).encode()
 
 
@@ -224,8 +233,9 @@ class LockTimeout(MfaEnvError):
     """Another mfa-env held the lock for longer than LOCK_WAIT."""
 
 
-@contextlib.contextmanager
-def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Iterator[bool]:
+def locked(
+    parts: list[str], waiting: Callable[[], None] | None = None
+) -> AbstractContextManager[bool]:
     """Hold the lock named by `parts` in the cache directory; yield whether another process
     held it first, so that what it stored should be read again.
 
@@ -235,6 +245,13 @@ def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Itera
     unlink an open file, the empty file stays), and the system frees a killed holder's lock. A
     cache directory that is not ours, or cannot be made, means no lock (a cache that cannot be
     used never blocks the user)."""
+    import contextlib  # a new session's: a cache hit takes no lock
+
+    return contextlib.contextmanager(_locked)(parts, waiting)
+
+
+def _locked(parts: list[str], waiting: Callable[[], None] | None) -> Iterator[bool]:
+    import contextlib
     import time
 
     directory = paths.cache_dir()

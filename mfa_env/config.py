@@ -6,11 +6,9 @@ cached fast path never has to import botocore. Environment variables are read at
 
 from __future__ import annotations
 
-import errno
 import os
-import re
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from _collections_abc import Mapping  # collections.abc's, without importing collections
 
 from mfa_env import platform
 from mfa_env.credentials import user_set
@@ -26,6 +24,7 @@ from mfa_env.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
     import configparser
+    from collections.abc import Callable, Iterator
     from typing import TypeVar
 
     T = TypeVar("T")
@@ -33,8 +32,9 @@ DEFAULT_DURATION = 43200
 MIN_DURATION = 900
 MAX_DURATION = 129600
 ROLE_CHAIN_MAX = 3600  # AWS caps a role session assumed with session credentials at one hour
-# Patterns, not compiled objects: re compiles (and caches) one only when a run needs it, which
-# keeps the cached path's start-up short. Match them with matches().
+# Patterns, not compiled objects: re compiles (and caches) one only when a run needs it. A cache
+# hit imports no `re` (~3 ms): it checks what it reads with the is_* functions below, each held
+# to its pattern by a property test (tests/fast/test_fast_path.py).
 CODE_RE = r"[0-9]{6}"
 # STS SerialNumber: "[\w+=/:,.@-]*", 9 to 256 characters (STS API reference, GetSessionToken).
 SERIAL_RE = r"[\w+=/:,.@-]{9,256}"
@@ -45,7 +45,55 @@ REGION_RE = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
 
 def matches(pattern: str, text: str) -> bool:
     """The whole of text matches pattern, with ASCII-only \\w and \\d, as AWS means them."""
+    import re
+
     return re.fullmatch(pattern, text, re.ASCII) is not None
+
+
+_WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")  # \w, ASCII
+_SERIAL_CHARS = _WORD | frozenset("+=/:,.@-")
+_SESSION_NAME_CHARS = _WORD | frozenset("+=,.@-")
+_ROLE_NAME_CHARS = _SESSION_NAME_CHARS | {"/"}
+_REGION_CHARS = (_WORD - {"_"}) | {"-"}
+_PARTITION_CHARS = _WORD | {"-"}
+
+
+def is_serial(text: str) -> bool:
+    """SERIAL_RE."""
+    return 9 <= len(text) <= 256 and _SERIAL_CHARS.issuperset(text)
+
+
+def is_session_name(text: str) -> bool:
+    """SESSION_NAME_RE."""
+    return 2 <= len(text) <= 64 and _SESSION_NAME_CHARS.issuperset(text)
+
+
+def is_region(text: str) -> bool:
+    """REGION_RE: a host label."""
+    return (
+        0 < len(text) <= 63
+        and _REGION_CHARS.issuperset(text)
+        and text[0] != "-"
+        and text[-1] != "-"
+    )
+
+
+def is_role_arn(text: str) -> bool:
+    """ROLE_ARN_RE: arn:aws[\\w-]*:iam::\\d{12}:role/[\\w+=,.@/-]{1,512}."""
+    partition, colon, rest = text.removeprefix("arn:aws").partition(":")
+    account, name = rest[5:17], rest[23:]
+    return (
+        text.startswith("arn:aws")
+        and bool(colon)
+        and _PARTITION_CHARS.issuperset(partition)
+        and rest[:5] == "iam::"
+        and account.isascii()
+        and account.isdigit()
+        and len(account) == 12
+        and rest[17:23] == ":role/"
+        and 1 <= len(name) <= 512
+        and _ROLE_NAME_CHARS.issuperset(name)
+    )
 
 
 def _read_file(path: str) -> bytes | None:
@@ -78,6 +126,8 @@ def not_read(path: str) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
+        import errno
+
         what = "a symlink loop" if exc.errno == errno.ELOOP else f"out of reach ({exc.strerror})"
         return f"is {what}, so botocore reads no file there"
     if not stat.S_ISREG(mode):
@@ -173,10 +223,35 @@ def nested_problem(parser: configparser.RawConfigParser) -> str:
 
 # `[profile` (or `[services`) spelled otherwise than `[profile NAME]` with one space and a plain
 # NAME, anywhere (indented, it may be a header): botocore shlex-splits such a header (quotes, two
-# names), so only the whole map tells what it names. Its literal `[` keeps the search fast.
-_SPELLINGS = rb"\[(?!(?:profile|services) [^\s\"'\\\]]+\])[^\S\n]*(?:profile|services)"
-# A plain profile name: written `[profile NAME]`, it is NAME to botocore's shlex too.
-_PLAIN = r"[^\s\"'\\\]]+"
+# names), so only the whole map tells what it names. As a pattern (the property test holds
+# respelled() to it): rb"\[(?!(?:profile|services) [^\s\"'\\\]]+\])[^\S\n]*(?:profile|services)"
+_KEYWORDS = (b"profile", b"services")
+_BLANKS = b" \t\r\f\v"  # [^\S\n] of a bytes pattern
+_NOT_PLAIN = b" \t\n\r\f\v\"'\\]"  # [\s"'\\\]] of a bytes pattern
+
+
+def respelled(data: bytes) -> bool:
+    """Whether `data` spells a profile or services header otherwise than `[profile NAME]` (see
+    above). Plain string operations, which run in C: ~0.5 µs a header."""
+    for blank in _BLANKS:  # `[`, blanks, a keyword: never the plain spelling
+        token = bytes((ord("["), blank))
+        if token in data:
+            for piece in data.split(token)[1:]:
+                if piece.lstrip(_BLANKS).startswith(_KEYWORDS):
+                    return True
+    for keyword in _KEYWORDS:  # `[keyword` must go on as ` NAME]`, NAME plain
+        for piece in data.split(b"[" + keyword)[1:]:
+            end = piece.find(b"]")
+            name = piece[1:end]
+            if end < 2 or piece[0] != ord(" ") or len(name.translate(None, _NOT_PLAIN)) < len(name):
+                return True
+    return False
+
+
+def is_plain(name: str) -> bool:
+    r"""A plain profile name: written `[profile NAME]`, it is NAME to botocore's shlex too. The
+    pattern it stands for: r"[^\s\"'\\\]]+" (\s of a str pattern is str.isspace)."""
+    return bool(name) and not any(c.isspace() or c in "\"'\\]" for c in name)
 
 
 class _Ambiguous(Exception):
@@ -226,7 +301,7 @@ class _Sections(Mapping[str, Mapping[str, str]]):
         if (
             data.startswith(b"\xef\xbb\xbf")
             or b"[DEFAULT]" in data
-            or (self._config and re.search(_SPELLINGS, data))
+            or (self._config and respelled(data))
         ):
             raise _Ambiguous
         first = 0 if data.startswith(b"[") else data.find(b"\n[")
@@ -260,7 +335,7 @@ class _Sections(Mapping[str, Mapping[str, str]]):
             raise _Ambiguous
         if not self._config:
             return self._header(f"[{name}]")
-        if not re.fullmatch(_PLAIN, name):
+        if not is_plain(name):
             raise _Ambiguous
         spelled = self._header(f"[{kind} {name}]")
         if kind != "profile" or name != "default":
@@ -582,7 +657,7 @@ def check_serial(serial: str, where: str) -> str:
             f"{where} names a U2F/FIDO security key, which STS cannot use; "
             "use a virtual or hardware TOTP device"
         )
-    if not matches(SERIAL_RE, serial):
+    if not is_serial(serial):
         raise UsageError(
             f"{where} is not an MFA device serial: expected arn:aws:iam::ACCOUNT:mfa/NAME "
             f"or a hardware serial, got {serial!r}"
@@ -618,7 +693,8 @@ def split_positionals(args: tuple[str, ...]) -> tuple[str | None, str | None]:
 
 def default_session_name() -> str:
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or "user"
-    name = re.sub(r"[^\w+=,.@-]", "-", f"mfa-env-{user}", flags=re.ASCII)
+    # Every character outside SESSION_NAME_RE's set becomes "-".
+    name = "".join(c if c in _SESSION_NAME_CHARS else "-" for c in f"mfa-env-{user}")
     return name[:64]
 
 
@@ -691,7 +767,7 @@ def _role_from_chain(files: AwsFiles, chain: list[str]) -> Role | None:
             "point source_profile at the profile with long-term keys"
         )
     arn = files.get(name, "role_arn") or ""
-    if not matches(ROLE_ARN_RE, arn):
+    if not is_role_arn(arn):
         raise ConfigError(f"role_arn of profile {name!r} is not a role ARN: {arn!r}")
     duration = files.get(name, "duration_seconds")
     return Role(
@@ -822,7 +898,7 @@ def resolve_role(inputs: Inputs, from_profile: Role | None, duration: int | None
     """--role-arn, else the role profile's role; --role-session-name and --duration apply."""
     role = from_profile
     if inputs.role_arn is not None:
-        if not matches(ROLE_ARN_RE, inputs.role_arn):
+        if not is_role_arn(inputs.role_arn):
             raise UsageError(
                 f"--role-arn must look like arn:aws:iam::ACCOUNT:role/NAME, not {inputs.role_arn!r}"
             )
@@ -835,7 +911,7 @@ def resolve_role(inputs: Inputs, from_profile: Role | None, duration: int | None
         role = role._replace(session_name=inputs.role_session_name)
     if duration is not None:
         role = role._replace(duration=duration)
-    if not matches(SESSION_NAME_RE, role.session_name):
+    if not is_session_name(role.session_name):
         raise UsageError(
             f"role session name {role.session_name!r} must be 2-64 of letters, digits and +=,.@_-"
         )
@@ -853,7 +929,7 @@ def resolve_region(explicit: str | None, setting: Callable[[str], str | None]) -
     ):
         if value:
             # botocore.utils.validate_region_name: a host label, or it refuses to build a client.
-            if not matches(REGION_RE, value):
+            if not is_region(value):
                 raise UsageError(f"{where} is not a region name: {value!r}; e.g. eu-west-1")
             return value
     return None

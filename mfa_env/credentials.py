@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from datetime import datetime, timezone
-
+from mfa_env.clock import (
+    brief,
+    datetime,
+    left,
+    local_time,
+    parse_rfc3339,
+    rfc3339,
+    session_in,
+    utc,
+)
 from mfa_env.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 ENV_NAMES = (
@@ -65,61 +72,23 @@ def unset_env(env: Mapping[str, str]) -> dict[str, str | None]:
     return names
 
 
-def utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; a naive one is refused, never guessed at."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: expiry must carry a time zone")
-    return moment.astimezone(timezone.utc)
-
-
-def rfc3339(moment: datetime) -> str:
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text: str) -> datetime:
-    # fromisoformat on 3.10 does not take a trailing Z.
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    return utc(datetime.fromisoformat(text))
-
-
-def local_time(moment: datetime) -> str:
-    """`2026-11-27 12:00 +08:00`: the local time, as every message shows a time."""
-    local = moment.astimezone()
-    offset = local.strftime("%z")
-    offset = f"{offset[:3]}:{offset[3:]}" if offset else ""
-    return f"{local:%Y-%m-%d %H:%M} {offset}".rstrip()
-
-
 def describe_expiry(expiration: datetime, now: datetime) -> str:
     """`valid until 2026-11-27 12:00 +08:00, in 11h 59m`: local time, and time left."""
-    return f"valid until {local_time(expiration)}, in {_left(expiration, now)}"
-
-
-def _left(expiration: datetime, now: datetime) -> str:
-    """`11h 59m`, or `14m` under an hour."""
-    hours, rest = divmod(max(0, int((expiration - now).total_seconds())), 3600)
-    return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m"
+    return f"valid until {local_time(expiration)}, in {left(expiration, now)}"
 
 
 def describe_status(env: Mapping[str, str], now: datetime, short: bool = False) -> tuple[bool, str]:
     """--status: whether `env` holds a live session, and the line that says so. Short, for a
-    shell prompt: `aws 11h59m`, `aws expired`, or nothing when there is no session."""
-    raw = env.get("AWS_CREDENTIAL_EXPIRATION", "").strip()
-    if not raw or not env.get("AWS_SESSION_TOKEN"):
-        return False, "" if short else "no session in this environment"
-    try:
-        expiration = parse_rfc3339(raw)
-    except (ValueError, OverflowError):
-        return False, "aws ?" if short else f"AWS_CREDENTIAL_EXPIRATION is not a time: {raw!r}"
-    if expiration <= now:
-        when = local_time(expiration)
-        return (
-            False,
-            "aws expired" if short else f"the session in this environment expired at {when}",
-        )
+    shell prompt: clock.brief's segment."""
     if short:
-        return True, f"aws {_left(expiration, now).replace(' ', '')}"
+        return brief(env, now)
+    state, raw, expiration = session_in(env, now)
+    if expiration is None:
+        if state == "none":
+            return False, "no session in this environment"
+        return False, f"AWS_CREDENTIAL_EXPIRATION is not a time: {raw!r}"
+    if state == "expired":
+        return False, f"the session in this environment expired at {local_time(expiration)}"
     return True, f"session {describe_expiry(expiration, now)}"
 
 
@@ -262,17 +231,16 @@ class Credentials:
         return env
 
     def process_json(self) -> str:
-        """The credential_process document botocore and the AWS CLI read."""
-        return json.dumps(
-            {
-                "Version": 1,
-                "AccessKeyId": self.access_key_id,
-                "SecretAccessKey": self.secret_access_key,
-                "SessionToken": self.session_token,
-                "Expiration": rfc3339(self.expiration),
-            },
-            indent=2,
+        """The credential_process document botocore and the AWS CLI read: json.dumps(...,
+        indent=2) of it, byte for byte."""
+        members = (
+            ("AccessKeyId", self.access_key_id),
+            ("SecretAccessKey", self.secret_access_key),
+            ("SessionToken", self.session_token),
+            ("Expiration", rfc3339(self.expiration)),
         )
+        lines = ['  "Version": 1', *(f"  {json_string(k)}: {json_string(v)}" for k, v in members)]
+        return "{\n" + ",\n".join(lines) + "\n}"
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -301,3 +269,97 @@ class Credentials:
             arn=str(data.get("arn", "")),
             issued=parse_rfc3339(issued) if issued else None,
         )
+
+
+# -- JSON without the json package: what a cache hit reads and prints ---------------------------
+#
+# `json` imports `re` and `enum` (~4 ms of a cached run), and even its C half, `_json`, is a
+# shared library to load (~0.4 ms). What the cache writes and credential_process prints is
+# plain: objects, lists, printable ASCII strings and small integers. That is read and written
+# here; anything else goes to the json package itself, which gives the same answer or error.
+
+
+def json_string(text: str) -> str:
+    """json.dumps(text): the string quoted, ASCII only."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # nothing to escape
+    import json
+
+    return json.dumps(text)
+
+
+class _Unusual(Exception):
+    """Outside the plain JSON read here: the json package reads it."""
+
+
+_BLANK = " \t\n\r"  # json's whitespace
+_DIGITS = "0123456789"
+_NESTING = 32  # deeper is for json, which says when it is too deep
+
+
+def load_json(data: bytes) -> object:
+    """json.loads(data): the same value, or the same error (ValueError, RecursionError)."""
+    try:
+        # ASCII, so UTF-8 to json.loads too: it takes bytes for UTF-16 or -32 only when a NUL
+        # is among the first four, and a NUL is no part of plain JSON.
+        text = data.decode("ascii")
+        value, at = _value(text, _skip(text, 0), 0)
+        if _skip(text, at) == len(text):
+            return value
+    except (UnicodeDecodeError, _Unusual):
+        pass
+    import json
+
+    return json.loads(data)
+
+
+def _skip(text: str, at: int) -> int:
+    """Past json's whitespace from `at`."""
+    while at < len(text) and text[at] in _BLANK:
+        at += 1
+    return at
+
+
+def _value(text: str, at: int, depth: int) -> tuple[object, int]:
+    """The value that starts at `at`, and where it ends."""
+    first = text[at : at + 1]
+    if first == '"':
+        end = text.find('"', at + 1)
+        string = text[at + 1 : end]
+        if end < 0 or "\\" in string or not string.isprintable():
+            raise _Unusual  # unterminated, an escape, or a control character (json refuses)
+        return string, end + 1
+    if first in ("{", "[") and depth < _NESTING:
+        return _container(text, at, depth + 1)
+    start = at + (first == "-")
+    end = start
+    while end < len(text) and text[end] in _DIGITS:
+        end += 1
+    digits = text[start:end]
+    if not 0 < len(digits) < 19 or (digits[0] == "0" and len(digits) > 1):
+        raise _Unusual  # not a value, a leading zero, or an integer for int() to judge
+    if text[end : end + 1] in (".", "e", "E"):
+        raise _Unusual  # a float
+    return int(text[at:end]), end
+
+
+def _container(text: str, at: int, depth: int) -> tuple[object, int]:
+    """The object or array that starts at `at`, and where it ends."""
+    opening, members, items = text[at], dict[str, object](), list[object]()
+    close = "}" if opening == "{" else "]"
+    at = _skip(text, at + 1)
+    while text[at : at + 1] != close:
+        if members or items:
+            if text[at : at + 1] != ",":
+                raise _Unusual
+            at = _skip(text, at + 1)
+        value, at = _value(text, at, depth)
+        at = _skip(text, at)
+        if opening == "[":
+            items.append(value)
+            continue
+        if not isinstance(value, str) or text[at : at + 1] != ":":
+            raise _Unusual
+        members[value], at = _value(text, _skip(text, at + 1), depth)
+        at = _skip(text, at)
+    return (members if opening == "{" else items), at + 1

@@ -7,17 +7,16 @@ is imported (mfa_env.main) alike.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from datetime import datetime
 
-from mfa_env import credentials, init, platform, shells
+from mfa_env import clock, credentials, init, platform, shells
 from mfa_env.credentials import Credentials, describe_expiry, describe_status, unset_env
 from mfa_env.errors import Cancelled, CommandNotRun, UsageError, printable
 from mfa_env.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import NoReturn, TextIO
 
     from mfa_env.config import Settings
@@ -82,30 +81,32 @@ def _to_stderr(text: str) -> None:
     try:
         _write(sys.stderr, text, escape=True)
     except (OSError, ValueError):
-        _mute(sys.stderr)
+        mute(sys.stderr)
 
 
 def stdout_lost(exc: OSError | ValueError) -> NoReturn:
     """stdout could not take the statements (or click's --help): status 1, and a line unless the
     pipe was closed, which is its reader's choice (as click.Command.main ends it)."""
-    _mute(sys.stdout)
+    mute(sys.stdout)
     if not isinstance(exc, BrokenPipeError):
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "it is closed"
         say(f"error: could not write to stdout ({reason})")
     sys.exit(1)
 
 
-def _mute(stream: TextIO | None) -> None:
+def mute(stream: TextIO | None) -> None:
     """Point a stream that failed at /dev/null: what it still holds, and what Python would flush
     at exit, then go nowhere, with no "Exception ignored" and no exit status 120."""
     if stream is None:
         return
-    with contextlib.suppress(OSError, ValueError):
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(devnull, stream.fileno())
         finally:
             os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def waiting() -> None:
@@ -125,7 +126,7 @@ def cancelled() -> NoReturn:
 def silence() -> None:
     """After a broken pipe: what Python would flush at exit goes nowhere, with no traceback."""
     for stream in (sys.stdout, sys.stderr):
-        _mute(stream)
+        mute(stream)
 
 
 def stdout_is_a_terminal() -> bool:
@@ -216,11 +217,10 @@ def unset(output: shells.Output, hint: str) -> None:
 
 
 def status(now: datetime, brief: bool) -> NoReturn:
-    ok, report = describe_status(os.environ, now, brief)
-    if not brief:
-        say(report)
-    elif report:  # for a prompt: no prefix, and nothing at all without a session
-        _to_stderr(printable(report) + "\n")
+    if brief:  # for a prompt: no prefix, and nothing at all without a session
+        clock.answer_brief(os.environ, now)
+    ok, report = describe_status(os.environ, now)
+    say(report)
     sys.exit(0 if ok else 1)
 
 
@@ -246,5 +246,5 @@ def fail(message: str, code: int, output: shells.Output | None) -> NoReturn:
         try:
             _write(sys.stdout, output.fail_statement())
         except (OSError, ValueError):
-            _mute(sys.stdout)
+            mute(sys.stdout)
     sys.exit(code)

@@ -14,7 +14,8 @@ so no shell re-implements the option parser.
 
 start() runs first in every process (mfa_env.main): it takes the descriptor, so that nothing
 the command starts inherits it, and answers `--init SHELL` before click is imported, since a
-shell runs it on every start. Nothing here imports click.
+shell runs it on every start. Nothing here imports click, and start() needs nothing else of
+ours: under the function, `--status --brief` is answered with it and mfa_env.clock alone.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import os
 import stat
 import sys
 
-from mfa_env import shells
-from mfa_env.errors import UsageError
 from mfa_env.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import NoReturn
+
+    from mfa_env import shells
 
 VARIABLE = "MFA_ENV_FUNCTION"
 STATEMENTS = "#mfa-env:statements"
@@ -129,6 +130,8 @@ def route(output: shells.Output) -> shells.Output:
     adopt()
     if _function is None:
         return output
+    from mfa_env import shells
+
     (shell, fd), _function = _function, None
     mine = output.fmt == "shell" and output.shell is shells.lookup(shell)
     if fd is None:
@@ -147,6 +150,8 @@ def route(output: shells.Output) -> shells.Output:
 
 def script(name: str) -> str:
     """The text of `--init NAME`: the function, then Tab completion where click writes one."""
+    from mfa_env.errors import UsageError
+
     name = name.lower()
     if name in CANNOT:
         raise UsageError(

@@ -2,26 +2,27 @@
 imported (click is a third of a cached run); everything else goes to the click command.
 
 Served: `[USER]` with `-p/--profile`, `-s/--shell`, `-f/--format` and `--min-ttl`, in any order,
-each at most once, and `--status [--brief]`. Anything else (a code, another option, a repeated
-one, a value click might read differently, `--`, the keyring cache, Tab completion), and any
-run that is not a cache hit or fails, goes to mfa_env.cli before a byte is printed: the command
-decides as it always did. Both print through mfa_env.deliver, and a test runs every served
-shape both ways.
-"""
+each at most once, and `--status [--brief]`, from the file cache or (MFA_ENV_CACHE=keyring)
+what mfa_env.secret_service reads of the keyring. Anything else (a code, another option, a
+repeated one, a value click might read differently, `--`, Tab completion), and any run that is
+not a cache hit or fails, goes to mfa_env.cli before a byte is printed: the command decides as
+it always did. Both print through mfa_env.deliver, and a test runs every served shape both ways.
 
-from __future__ import annotations
+Every shell prompt runs `--status --brief`: main() answers it first, with mfa_env.clock alone
+(and mfa_env.init under the --init function, for its descriptor). What a hit needs is imported
+once a run is one; tests/test_cache.py holds the list of what each imports.
+"""
 
 import os
 import sys
-from datetime import datetime, timezone
 
-from mfa_env import deliver, init, shells
-from mfa_env.errors import MfaEnvError
-from mfa_env.record import TYPE_CHECKING
-
+# As mfa_env.record has it, and no `from __future__ import annotations` (the __future__ module
+# is an import too): --status --brief imports nothing it does not use.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mfa_env.config import Source
     from mfa_env.credentials import Credentials
+    from mfa_env.session import Store
     from mfa_env.sts import Aws
 
 # Each spelling click accepts for a served option (also `--long=value`), and its field.
@@ -36,6 +37,7 @@ _VALUED = {
 }
 _FLAGS = {"--status": "status", "--brief": "brief"}
 _FORMATS = ("shell", "json", "dotenv")
+_BRIEF = (["--status", "--brief"], ["--brief", "--status"])
 
 
 class _Miss(Exception):
@@ -45,10 +47,10 @@ class _Miss(Exception):
 class _Offline:
     """The engine's way to AWS, closed: needing it means a miss."""
 
-    def connect(self, source: Source, region: str | None) -> Aws:
+    def connect(self, source: "Source", region: str | None) -> "Aws":
         raise _Miss
 
-    def on_session(self, creds: Credentials, region: str | None) -> Aws:
+    def on_session(self, creds: "Credentials", region: str | None) -> "Aws":
         raise _Miss
 
 
@@ -63,6 +65,8 @@ def _no_wait() -> None:
 
 def parse(argv: list[str]) -> dict[str, str] | None:
     """The served options by field (`args`: the one positional), or None: not a served shape."""
+    from mfa_env import shells
+
     given: dict[str, str] = {}
     rest = iter(argv)
     for arg in rest:
@@ -93,22 +97,41 @@ def parse(argv: list[str]) -> dict[str, str] | None:
     return given if valid else None
 
 
+def _store(choice: str) -> "Store | None":
+    """The session cache MFA_ENV_CACHE names, for the engine: None is the file cache; the
+    keyring is read straight from the Secret Service where keyring would read it there, and
+    anything that read cannot answer is a miss (the command asks keyring)."""
+    if choice in ("", "file"):
+        return None
+    if choice == "keyring":
+        from mfa_env import secret_service
+
+        return secret_service.Store(_Miss)
+    raise _Miss
+
+
 def serve(argv: list[str]) -> bool:
     """Serve a cache hit and return True, or print nothing and return False."""
-    given = parse(argv)
-    if given is None or "_MFA_ENV_COMPLETE" in os.environ:  # Tab completion is click's
+    if "_MFA_ENV_COMPLETE" in os.environ:  # Tab completion is click's
         return False
-    now = datetime.now(timezone.utc)
+    given = parse(argv)
+    if given is None:
+        return False
+    from mfa_env import clock, deliver
+
+    now = clock.now()
     if "status" in given:
         deliver.status(now, "brief" in given)  # exits
-    if "brief" in given or os.environ.get("MFA_ENV_CACHE", "file") not in ("", "file"):
+    if "brief" in given:
         return False
-    from mfa_env import cache, config, session  # not for --status, run by every shell prompt
+    from mfa_env import cache, config, session
+    from mfa_env.errors import MfaEnvError
 
     fmt = given.get("fmt", "shell")
     min_ttl = given.get("min_ttl")
     policy = session.Policy(None if min_ttl is None else int(min_ttl), fmt == "json")
     try:
+        store = _store(os.environ.get("MFA_ENV_CACHE", "file"))
         output, hint = deliver.output_for(fmt, given.get("shell"), exec_mode=False)
         inputs = config.Inputs(profile=given.get("profile"), user=given.get("args"))
         settings = config.resolve(inputs)
@@ -117,6 +140,7 @@ def serve(argv: list[str]) -> bool:
             policy,
             now,
             _no_code,
+            store=store,
             aws=_Offline(),
             lock=lambda parts: cache.locked(parts, waiting=_no_wait),
         )
@@ -127,16 +151,37 @@ def serve(argv: list[str]) -> bool:
     return True
 
 
+def _brief(argv: list[str]) -> None:
+    """Answer `--status --brief` (exits), reading the environment and the clock only; return
+    for anything else."""
+    if argv not in _BRIEF or "_MFA_ENV_COMPLETE" in os.environ:
+        return
+    from mfa_env import clock
+
+    if "MFA_ENV_FUNCTION" in os.environ:  # the --init function's descriptor, as a run takes it
+        from mfa_env import init
+
+        init.adopt()
+    clock.answer_brief(os.environ, clock.now())
+
+
 def main() -> None:
     """Console-script entry point. Ctrl-C and a closed pipe end a served run as click ends the
     command (click.Command.main): "cancelled" after a line break with status 130, or quietly
     with status 1."""
     try:
+        _brief(sys.argv[1:])
+        from mfa_env import init
+
         init.start(sys.argv[1:])  # the --init function's descriptor; `--init SHELL` answered
         served = serve(sys.argv[1:])
     except (KeyboardInterrupt, EOFError):
+        from mfa_env import deliver
+
         deliver.cancelled()
     except BrokenPipeError:
+        from mfa_env import deliver
+
         deliver.silence()
         sys.exit(1)
     if not served:

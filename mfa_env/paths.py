@@ -1,10 +1,10 @@
 """Where the AWS files and the cache live, and the one way mfa-env writes a private file.
 
-Paths are plain strings: pathlib costs the cached path ~2 ms of imports. Environment variables
+Paths are plain strings: pathlib costs the cached path ~2 ms of imports; what only a write
+needs (tempfile, contextlib) is imported by the write. Environment variables
 are read at call time, so a test (or a user) can move every file with the environment alone.
 """
 
-import contextlib
 import os
 
 from mfa_env import platform
@@ -112,6 +112,8 @@ def write_private(
             os.close(fd)
         os.replace(temp, path)
     except BaseException:
+        import contextlib
+
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
@@ -137,6 +139,8 @@ def _sweep(directory: str, prefix: str) -> None:
         if not name.endswith(".tmp"):
             continue
         leftover = os.path.join(directory, name)
+        import contextlib
+
         with contextlib.suppress(OSError):
             status = os.lstat(leftover)
             if platform.made_by_us(status) and now - status.st_mtime > STALE_TEMP:

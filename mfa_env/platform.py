@@ -9,13 +9,12 @@ simulated Windows tier (tests/fast/test_windows.py) runs the Windows branches on
 OS calls faked. Linux runs every POSIX branch in every test run.
 
 It is on the cached path, and imports only what is loaded by then (os, stat, sys,
-mfa_env.record); each platform's own modules (fcntl, termios, msvcrt, subprocess) are imported
-in the function that needs them.
+mfa_env.record); each platform's own modules (fcntl, termios, msvcrt, subprocess), and
+contextlib, which a cache hit never needs, are imported in the function that needs them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import sys
@@ -101,6 +100,8 @@ def adopt_owner(path: str, fd: int | None = None) -> None:
     parent = os.stat(os.path.dirname(os.path.abspath(path)) or "/")
     if (parent.st_uid, parent.st_gid) == (0, 0):
         return
+    import contextlib
+
     with contextlib.suppress(OSError):
         if fd is not None:
             os.fchown(fd, parent.st_uid, parent.st_gid)
@@ -114,6 +115,8 @@ def keep_owner(fd: int, owner: tuple[int, int]) -> None:
     if sys.platform == "win32":
         return
     if owner != (os.geteuid(), os.getegid()):
+        import contextlib
+
         with contextlib.suppress(OSError):
             os.fchown(fd, *owner)
 
@@ -131,6 +134,8 @@ def fsync_dir(directory: str) -> None:
     open one at all (NTFS journals the rename itself): the rename stands."""
     if sys.platform == "win32":
         return
+    import contextlib
+
     with contextlib.suppress(OSError):
         fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -190,6 +195,7 @@ def unlock(fd: int) -> None:
     as msvcrt.locking's documentation asks: the system frees a closed file's locks only when
     its resources allow."""
     if sys.platform == "win32":
+        import contextlib
         import msvcrt
 
         with contextlib.suppress(OSError):
@@ -199,6 +205,8 @@ def unlock(fd: int) -> None:
 
 def mark_holder(fd: int) -> None:
     """Write our pid at the start of the lock file, for a run that finds it held."""
+    import contextlib
+
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)

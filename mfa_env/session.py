@@ -235,6 +235,8 @@ class Engine:
 
     def _exclusive(self, parts: list[str]) -> AbstractContextManager[bool]:
         """The lock a new session is made under; none without a cache to share it through."""
+        import contextlib  # a new session's: a cache hit takes no lock
+
         return self.lock(parts) if self.policy.use_cache else contextlib.nullcontext(False)
 
     def _lasts(self, creds: Credentials | None, seconds: float) -> bool:
@@ -267,6 +269,8 @@ class Engine:
         """The device found through IAM, for the next run: only a shortcut, so a cache that
         cannot be written costs nothing here (storing the session says so)."""
         if self.policy.use_cache:
+            import contextlib
+
             with contextlib.suppress(OSError, cache.Distrust):
                 self.store.store_serial(source, serial)
 

@@ -7,14 +7,16 @@ that its shell cannot hold safely raises UnsafeValueError, never a mangled line.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
 
 from mfa_env import platform
 from mfa_env.errors import UnsafeValueError, UsageError
-from mfa_env.record import Record
+from mfa_env.record import TYPE_CHECKING, Record
 
-Assignments = Mapping[str, "str | None"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import TypeAlias
+
+    Assignments: TypeAlias = Mapping[str, "str | None"]
 
 # shellingham's own list of names it recognises as shells.
 _SHELL_NAMES = frozenset(
@@ -36,12 +38,17 @@ _SHELL_NAMES = frozenset(
         "nu",
     ]
 )
-# Patterns as strings: re compiles one on first use, so the cached path pays only for its shell.
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def is_name(name: str) -> bool:
+    """`[A-Za-z_][A-Za-z0-9_]*`, a variable name every shell takes; without `re`, which costs a
+    cached run ~3 ms to import (tests/fast/test_fast_path.py holds each such check to its
+    pattern)."""
+    return name.isascii() and name[:1] not in "0123456789" and name.replace("_", "a").isalnum()
 
 
 def _check(name: str, value: str | None, shell: str) -> None:
-    if not re.fullmatch(_NAME, name):
+    if not is_name(name):
         raise UnsafeValueError(f"{name!r} is not a valid environment variable name")
     if value is None:
         return
@@ -93,7 +100,14 @@ def fish(assignments: Assignments) -> str:
 
 # PowerShell treats the typographic single quotes as quote characters too, and a doubled quote
 # character stands for one (PowerShell Language Specification 3.0, §2.3.5.2).
-_PWSH_QUOTES = "['\u2018\u2019\u201a\u201b]"
+PWSH_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def pwsh_quoted(value: str) -> str:
+    """Each PowerShell quote character of `value` doubled."""
+    for quote in PWSH_QUOTES:
+        value = value.replace(quote, quote * 2)
+    return value
 
 
 def pwsh(assignments: Assignments) -> str:
@@ -104,7 +118,7 @@ def pwsh(assignments: Assignments) -> str:
         if value is None:
             lines.append(f"Remove-Item -Path Env:{name} -ErrorAction SilentlyContinue;")
         else:
-            quoted = re.sub(_PWSH_QUOTES, lambda m: m.group(0) * 2, value)
+            quoted = pwsh_quoted(value)
             # ";" as in posix(): `Invoke-Expression "$(mfa-env …)"` joins the lines with spaces.
             lines.append(f"$Env:{name} = '{quoted}';")
     return "\n".join(lines) + "\n"
@@ -113,7 +127,7 @@ def pwsh(assignments: Assignments) -> str:
 # Unquoted values are the only ones python-dotenv, direnv's dotenv and `docker --env-file` all
 # read alike: docker takes everything after "=" verbatim (quotes included), python-dotenv strips
 # quotes and a trailing " #comment". STS values (base64, ISO times) fit this set.
-_DOTENV_SAFE = r"[A-Za-z0-9+/=_.:,@-]*"
+DOTENV_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_.:,@-")
 
 
 def dotenv(assignments: Assignments) -> str:
@@ -123,7 +137,7 @@ def dotenv(assignments: Assignments) -> str:
         _check(name, value, "dotenv")
         if value is None:
             continue
-        if not re.fullmatch(_DOTENV_SAFE, value):
+        if not DOTENV_SAFE.issuperset(value):
             raise UnsafeValueError(
                 f"the value of {name} holds characters that dotenv readers disagree on; "
                 "use --format json or a shell format"

@@ -167,26 +167,59 @@ def test_concurrent_refreshes_leave_a_valid_cache(user: IamUser, isolate: Path, 
     assert "reused" in again.stderr
 
 
-def test_a_cache_hit_imports_neither_botocore_nor_click(user: IamUser, offline):
-    mfa_env(user.name, "123456", "-s", "bash")
+# What a cache hit, and a shell prompt's `--status --brief`, may import beyond the interpreter's
+# start-up: our own modules, and the C halves of datetime and of hashlib's SHA-256 (_sha2 from
+# 3.12, _sha256 before). __future__ is the `from __future__ import annotations` of our modules.
+HIT_IMPORTS = {"__future__", "_datetime", "_sha2", "_sha256"}
+BRIEF_IMPORTS = {"mfa_env", "mfa_env.main", "mfa_env.clock", "_datetime"}
+# Each costs a cached run from a fraction of a millisecond to several.
+NEVER = {
+    *("boto3", "botocore", "click", "typing", "dataclasses", "configparser", "inspect"),
+    *("json", "_json", "re", "enum", "contextlib", "collections", "functools", "datetime"),
+    "_pydatetime",
+}
+
+
+def _imported(*args: str, env: dict[str, str]) -> tuple[set[str], subprocess.CompletedProcess]:
+    """The modules a run imports after the interpreter's start-up, run as the console script of
+    a current pip or pipx runs it (`-m` would load runpy, which imports contextlib and more)."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mfa_env", user.name, "-s", "bash"],
+        [sys.executable, "-X", "importtime", "-c", "from mfa_env.main import main; main()", *args],
         capture_output=True,
         text=True,
-        env=offline(),
+        env=env,
         stdin=subprocess.DEVNULL,
         timeout=60,
     )
-    assert done.returncode == 0, done.stderr
-    assert "reused" in done.stderr
     names = [line.split("|")[-1] for line in done.stderr.splitlines() if "|" in line]
-    # What the run imports, after the interpreter's start-up (site, and an editable install's
-    # finder, which the tests' venv has and a user's pipx install has not).
+    # After site (and an editable install's finder, which the tests' venv has and a user's
+    # install has not).
     imported = {name.strip() for name in names[names.index(" site") + 1 :]}
+    return imported, done
+
+
+@pytest.mark.parametrize("fmt", ["shell", "json"])
+def test_a_cache_hit_imports_only_our_modules_and_two_c_modules(user: IamUser, offline, fmt):
+    mfa_env(user.name, "123456", "-s", "bash")
+    imported, done = _imported(user.name, "-s", "bash", "--format", fmt, env=offline())
+    assert done.returncode == 0, done.stderr
+    assert '"AccessKeyId"' in done.stdout if fmt == "json" else "reused" in done.stderr
     assert "mfa_env.cache" in imported  # the check can see imports at all
-    assert not {m for m in imported if m.split(".")[0] in ("boto3", "botocore", "click")}
-    # Nor dataclasses, typing or configparser: each costs a cached run milliseconds.
-    assert not imported & {"dataclasses", "typing", "configparser", "inspect"}
+    assert {m for m in imported if not m.startswith("mfa_env")} <= HIT_IMPORTS, imported
+    assert not {m for m in imported if m.split(".")[0] in NEVER}
+
+
+@pytest.mark.parametrize(
+    "expiration",
+    ["2999-01-01T00:00:00Z", "2001-01-01T00:00:00Z", "soon", ""],
+    ids=["live", "expired", "not a time", "none"],
+)
+def test_status_brief_imports_the_clock_alone(expiration):
+    env = {**os.environ, "AWS_SESSION_TOKEN": "t", "AWS_CREDENTIAL_EXPIRATION": expiration}
+    imported, done = _imported("--status", "--brief", env=env)
+    assert done.returncode == (0 if expiration.startswith("2999") else 1)
+    assert "mfa_env.clock" in imported
+    assert imported <= BRIEF_IMPORTS, imported
 
 
 def test_store_and_load_round_trip_keeps_an_aware_utc_expiry(isolate: Path):

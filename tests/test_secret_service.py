@@ -147,6 +147,7 @@ def test_a_keyring_cached_session_is_read_without_keyring_where_keyring_would_re
     assert "mfa_env.secret_service" in modules
     direct = "KEYRING_PROPERTY_APPID" not in extra  # a property: keyring decides
     assert ("keyring" not in modules) is direct
+    assert ("click" not in modules) is direct  # served before click (mfa_env.main), or a miss
     assert not direct or {"secretstorage", "jeepney", "cryptography"}.isdisjoint(modules)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -206,3 +207,47 @@ def test_a_closed_pipe_while_serving_ends_quietly_with_status_1(monkeypatch, cap
         main.main()
     assert (exit_.value.code, silenced) == (1, [True])
     assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("argv", [["--status", "--brief"], ["--brief", "--status"]])
+@pytest.mark.parametrize("expiration", ["2999-01-01T00:00:00Z", "2001-01-01T00:00:00Z", "soon", ""])
+def test_status_brief_is_answered_first_as_the_click_command_answers_it(
+    monkeypatch, capfd, argv, expiration
+):
+    """main() answers it before serve() or any import beyond the clock (tests/test_cache.py)."""
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "t")
+    monkeypatch.setenv("AWS_CREDENTIAL_EXPIRATION", expiration)
+    monkeypatch.setattr("sys.argv", ["mfa-env", *argv])
+    monkeypatch.setattr(main, "serve", lambda _argv: pytest.fail("not answered first"))
+    with pytest.raises(SystemExit) as first:
+        main.main()
+    fast = (*capfd.readouterr(), first.value.code)
+    with pytest.raises(SystemExit) as by_click:
+        cli.main(argv)
+    assert fast == (*capfd.readouterr(), by_click.value.code)
+    assert fast[0] == ""
+
+
+def test_status_brief_under_the_init_function_takes_its_variable_as_every_run_does(
+    monkeypatch, capfd
+):
+    from mfa_env import init
+
+    answers = []
+
+    def by_click() -> None:  # as main() ran before: the descriptor taken first, then click
+        init.start(["--status", "--brief"])
+        cli.main(["--status", "--brief"])
+
+    for run in (main.main, by_click):
+        monkeypatch.setattr(init, "_adopted", False)
+        monkeypatch.setattr(init, "_function", None)
+        monkeypatch.setenv("MFA_ENV_FUNCTION", "klingon")  # not one the function sets
+        monkeypatch.setenv("AWS_SESSION_TOKEN", "t")
+        monkeypatch.setenv("AWS_CREDENTIAL_EXPIRATION", "2999-01-01T00:00:00Z")
+        monkeypatch.setattr("sys.argv", ["mfa-env", "--status", "--brief"])
+        with pytest.raises(SystemExit) as exit_:
+            run()
+        answers.append((*capfd.readouterr(), exit_.value.code, "MFA_ENV_FUNCTION" in os.environ))
+    assert answers[0] == answers[1]
+    assert "ignoring MFA_ENV_FUNCTION" in answers[0][1]
