@@ -186,12 +186,13 @@ def run(options: Options) -> None:
             )
         user, code = config.split_positionals(options.args)
         given = {name: getattr(options, name) for name in config.Inputs._fields if name != "user"}
-        settings = config.resolve(config.Inputs(user=user, **given))
+        files = config.AwsFiles.load()  # read once: a new session's botocore reads this too
+        settings = config.resolve(config.Inputs(user=user, **given), files)
         if options.write_profile:  # refused now, before a code is spent on it
             from mfa_env import aws_files
 
             aws_files.check_profile(options.write_profile, source_profiles=settings.own_profiles)
-        outcome = _obtain(settings, options, code, now)
+        outcome = _obtain(settings, options, code, now, files)
         written = _write_profile(options.write_profile, outcome.creds, settings)
         hand_out(output, outcome, settings, now, hint, written, options.exec_argv, options.debug)
     except MfaEnvError as exc:
@@ -219,7 +220,11 @@ def _refuse_conflicts(options: Options) -> None:
 
 
 def _obtain(
-    settings: config.Settings, options: Options, code: "str | None", now: datetime
+    settings: config.Settings,
+    options: Options,
+    code: "str | None",
+    now: datetime,
+    files: config.AwsFiles,
 ) -> "session.Outcome":
     from mfa_env import session
 
@@ -246,7 +251,10 @@ def _obtain(
 
     store = session.store_for(os.environ.get("MFA_ENV_CACHE"))
     with collector_paused():  # botocore's models, loaded to the end of the run
-        return session.Engine(settings, policy, now, code=ask, store=store, lock=lock).obtain()
+        engine = session.Engine(
+            settings, policy, now, code=ask, store=store, aws=session.Botocore(files), lock=lock
+        )
+        return engine.obtain()
 
 
 def _write_profile(name: "str | None", creds: Credentials, settings: config.Settings) -> str:

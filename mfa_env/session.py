@@ -15,20 +15,19 @@ Reuse windows (aws-vault's ExpiryWindow; botocore refreshes 15 minutes before ex
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
-
 from mfa_env import cache
+from mfa_env.clock import datetime, local_time, timedelta
 from mfa_env.config import ROLE_CHAIN_MAX, Settings, Source
-from mfa_env.credentials import Credentials, local_time
+from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, MfaEnvError, NoCodeError, UsageError
 from mfa_env.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:  # a protocol costs a class build: types only
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
     from typing import Protocol
 
+    from mfa_env.config import AwsFiles
     from mfa_env.sts import Aws
 
     class Store(Protocol):
@@ -98,17 +97,22 @@ def store_for(choice: str | None) -> Store | None:
 
 
 class Botocore:
-    """How the engine reaches AWS: through mfa_env.sts, imported only when AWS is needed."""
+    """How the engine reaches AWS: through mfa_env.sts, imported only when AWS is needed. Given
+    the AWS files as config.resolve read them, botocore's excerpt is cut from that reading, so
+    that a run reads them once."""
+
+    def __init__(self, files: AwsFiles | None = None) -> None:
+        self.files = files
 
     def connect(self, source: Source, region: str | None) -> Aws:
         from mfa_env import sts
 
-        return sts.connect(source, region)
+        return sts.connect(source, region, files=self.files)
 
     def on_session(self, creds: Credentials, region: str | None) -> Aws:
         from mfa_env import sts
 
-        return sts.on_session(creds, region)
+        return sts.on_session(creds, region, files=self.files)
 
 
 class Engine:

@@ -123,12 +123,15 @@ def _partial(provider: object) -> str:
 SERVICES = ("iam", "sts")
 
 
-def _botocore_session(profile: str | None = None) -> botocore.session.Session:
+def _botocore_session(
+    profile: str | None = None, files: AwsFiles | None = None
+) -> botocore.session.Session:
     """A botocore session whose data loader lists only STS and IAM: botocore checks a service
     name against every service directory it ships (some 450, listed twice per client), which
     costs a new session tens of milliseconds. Through public API: a Loader subclass, given to
     the session with register_component, searching the same data paths as botocore's own.
-    botocore reads an excerpt of the AWS files, where one reads as the whole files would."""
+    botocore reads an excerpt of the AWS files, where one reads as the whole files would: of
+    `files`, the reading config.resolve made, so that a run reads them once."""
     import botocore.session
     from botocore.loaders import Loader
 
@@ -137,11 +140,11 @@ def _botocore_session(profile: str | None = None) -> botocore.session.Session:
             return list(SERVICES)
 
     session = botocore.session.Session(profile=profile)
-    excerpt = _excerpt(profile)
-    files = _in_memory(excerpt) if excerpt is not None else None
-    if files is not None:
-        session.set_config_variable("credentials_file", files[0])
-        session.set_config_variable("config_file", files[1])
+    excerpt = _excerpt(profile, files)
+    in_memory = _in_memory(excerpt) if excerpt is not None else None
+    if in_memory is not None:
+        session.set_config_variable("credentials_file", in_memory[0])
+        session.set_config_variable("config_file", in_memory[1])
     paths = session.get_config_variable("data_path")  # as botocore.loaders.create_loader
     extra = (
         [os.path.expanduser(os.path.expandvars(p)) for p in paths.split(os.pathsep)]
@@ -152,14 +155,14 @@ def _botocore_session(profile: str | None = None) -> botocore.session.Session:
     return session
 
 
-def _excerpt(profile: str | None) -> tuple[bytes, bytes] | None:
+def _excerpt(profile: str | None, files: AwsFiles | None = None) -> tuple[bytes, bytes] | None:
     """The sections of the AWS files that a botocore session on `profile` reads. Without one,
     botocore takes AWS_DEFAULT_PROFILE, then AWS_PROFILE (even empty), else [default]."""
     if profile is None:
         names = ("AWS_DEFAULT_PROFILE", "AWS_PROFILE")
         profile = next((os.environ[name] for name in names if name in os.environ), "default")
     try:
-        return AwsFiles.load().excerpt(profile)
+        return (files if files is not None else AwsFiles.load()).excerpt(profile)
     except ConfigError:  # botocore says what is wrong with the files, as it reads them
         return None
 
@@ -173,11 +176,16 @@ def _in_memory(texts: tuple[bytes, bytes]) -> tuple[str, str] | None:
     return (paths[0], paths[1]) if paths is not None else None
 
 
-def on_session(creds: Credentials, region: str | None, deadline: float = CALL_DEADLINE) -> Aws:
+def on_session(
+    creds: Credentials,
+    region: str | None,
+    deadline: float = CALL_DEADLINE,
+    files: AwsFiles | None = None,
+) -> Aws:
     """A session on temporary credentials: the MFA session, to assume a role with (chaining)."""
 
     with _settings("cannot use the AWS settings"):
-        session = _botocore_session()
+        session = _botocore_session(files=files)
         session.set_credentials(creds.access_key_id, creds.secret_access_key, creds.session_token)
     return Aws(session, region, creds.access_key_id, deadline)
 
@@ -211,7 +219,12 @@ def _source_keys(source: Source, process: str | None) -> Iterator[None]:
         ) from None
 
 
-def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE) -> Aws:
+def connect(
+    source: Source,
+    region: str | None,
+    deadline: float = CALL_DEADLINE,
+    files: AwsFiles | None = None,
+) -> Aws:
     """A session on the source's long-term keys; refuses temporary credentials."""
     check_not_recursing(source)
 
@@ -219,17 +232,17 @@ def connect(source: Source, region: str | None, deadline: float = CALL_DEADLINE)
         if source.in_keyring:
             from mfa_env import keys
 
-            session = _botocore_session(profile=source.profile)
+            session = _botocore_session(source.profile, files)
             # The file's mfa_env_keys_id names the keys: load_keys refuses any others.
             key_id, secret = keys.load_keys(source.profile or "default", source.cache_id)
             session.set_credentials(key_id, secret)
         elif source.profile is None:
-            session = _botocore_session()
+            session = _botocore_session(files=files)
             session.set_credentials(source.access_key_id, source.secret_access_key)
         else:
             # An explicit profile makes botocore skip the environment provider, so a stale
             # AWS_SESSION_TOKEN in the environment is never mixed in.
-            session = _botocore_session(profile=source.profile)
+            session = _botocore_session(source.profile, files)
             resolver = session.get_component("credential_provider")
             # The container and instance-metadata providers only ever hand out temporary
             # credentials, which cannot be a source; asking them costs seconds off EC2. The role

@@ -759,3 +759,24 @@ def test_a_file_taken_as_plain_is_one_configparser_reads_whole(lines: list[str],
         reached()
         aws_files._parse_text.cache_clear()
         assert aws_files._parse_text(text, "f").sections() == list(plain)
+
+
+def test_a_new_session_reads_each_aws_file_once(user, monkeypatch: pytest.MonkeyPatch):
+    """config.resolve's reading of the AWS files is the one botocore's excerpt is cut from:
+    the command reads each file once, and botocore is handed the excerpt in memory."""
+    from click.testing import CliRunner
+
+    from mfa_env import cli, config, platform
+
+    reads: list[str] = []
+    excerpts: list[object] = []
+    read_file, memory_files = config._read_file, platform.memory_files
+    monkeypatch.setattr(config, "_read_file", lambda path: reads.append(path) or read_file(path))
+    monkeypatch.setattr(
+        platform, "memory_files", lambda texts: excerpts.append(texts) or memory_files(texts)
+    )
+    done = CliRunner().invoke(cli.cli, ["--no-cache", "-s", "bash", user.name, "123456"])
+    assert done.exit_code == 0, done.stderr
+    assert "export AWS_SESSION_TOKEN=" in done.stdout
+    assert sorted(reads) == sorted([config.credentials_file(), config.config_file()])
+    assert len(excerpts) == 1  # botocore read the excerpt of that reading, not the files

@@ -460,7 +460,7 @@ def a_session(state: State, backend: FaultKeyring, cached: bool) -> tuple[Result
             TokenCode="123456",
         )
     with doubles.installed(backend), pytest.MonkeyPatch.context() as patch, closing(aws):
-        patch.setattr(session, "Botocore", lambda: aws)
+        patch.setattr(session, "Botocore", lambda files: aws)
         patch.setattr(sts, "_botocore_session", _reused_botocore_session)
         prepare(state, backend)
         if cached:
