@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mfa_env import platform
 from mfa_env.config import (
-    SERIAL_RE,
     AwsFiles,
     Role,
     Source,
-    matches,
+    is_serial,
     no_credentials,
     parse_problem,
     unknown_profile,
@@ -479,7 +478,7 @@ def find_serial(aws: Aws, source: Source, user: str | None) -> Discovery:
         raise ConfigError(
             f"{who} has no virtual or hardware MFA device; assign one in IAM, or pass --serial"
         )
-    if not matches(SERIAL_RE, totp[0]):
+    if not is_serial(totp[0]):
         raise AwsError(f"ListMFADevices answered with a serial that is not one: {totp[0]!r}")
     if len(totp) > 1:
         notes.append(
