@@ -455,7 +455,7 @@ def _parse(lines: list[str], shown: str) -> configparser.RawConfigParser:
 def _parse_text(text: str, shown: str) -> configparser.RawConfigParser:
     # The defaults, as in botocore's raw_config_parse: strict (no repeated section or key), no
     # inline comments, blank lines allowed inside values.
-    from mfa_env.config import nested_problem, parse_error  # one wording for every reader
+    from mfa_env.ini import nested_problem, parse_error  # one wording for every reader
 
     parser = configparser.RawConfigParser()
     problem = ""

@@ -2,6 +2,8 @@
 
 Reads the AWS files with configparser, as botocore itself does (botocore.configloader), so the
 cached fast path never has to import botocore. Environment variables are read at call time.
+A cache hit reads a section or two alone; a file read whole, and what is wrong with one, is
+mfa_env.ini's. Each exception type is imported where it is raised (see mfa_env.errors).
 """
 
 from __future__ import annotations
@@ -12,22 +14,20 @@ from _collections_abc import Mapping  # collections.abc's, without importing col
 
 from mfa_env import platform
 from mfa_env.credentials import user_set
-from mfa_env.errors import ConfigError, UsageError
 from mfa_env.paths import (
     config_file,
     credentials_file,
-    home_path,
     shown_config_file,
     shown_credentials_file,
 )
 from mfa_env.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
-    import configparser
     from collections.abc import Callable, Iterator
-    from typing import TypeVar
 
-    T = TypeVar("T")
+    from mfa_env.errors import ConfigError
+
+
 DEFAULT_DURATION = 43200
 MIN_DURATION = 900
 MAX_DURATION = 129600
@@ -117,110 +117,6 @@ def _read_file(path: str) -> bytes | None:
         os.close(fd)
 
 
-def not_read(path: str) -> str | None:
-    """Why botocore reads no file at `path` though something is there ("is a FIFO, not a regular
-    file"), for a message that would puzzle without it; None when nothing is there or it is a
-    regular file that can be read."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        import errno
-
-        what = "a symlink loop" if exc.errno == errno.ELOOP else f"out of reach ({exc.strerror})"
-        return f"is {what}, so botocore reads no file there"
-    if not stat.S_ISREG(mode):
-        kind = (
-            "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device"
-        )
-        return f"is {kind}, not a regular file, so botocore reads no file there"
-    if _read_file(path) is None:
-        return "cannot be read, so botocore reads no file there"
-    return None
-
-
-def _parse(path: str) -> configparser.RawConfigParser | None:
-    """The AWS file parsed as botocore's raw_config_parse parses it; None where botocore reads no
-    file. A file botocore cannot parse is a ConfigError naming it and the line."""
-    import configparser  # not on a cache hit
-    import io
-
-    data = _read_file(path)
-    if data is None:
-        return None
-    shown = home_path(path)
-    parser = configparser.RawConfigParser()
-    try:
-        # As text mode hands configparser the lines: universal newlines, each ending in "\n".
-        parser.read_file(io.StringIO(data.decode("utf-8"), newline=None))
-    except UnicodeDecodeError as exc:
-        line = _newlines(data[: exc.start]) + 1
-        raise ConfigError(f"cannot parse {shown}: line {line} is not UTF-8 text; fix it") from None
-    except configparser.Error as exc:
-        raise ConfigError(f"cannot parse {shown}: it {parse_error(exc)}; fix it") from None
-    return parser
-
-
-def _newlines(data: bytes) -> int:
-    """How many line breaks universal newlines see in `data`."""
-    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
-
-
-def _read_ini(path: str) -> dict[str, dict[str, str]]:
-    """Sections of an AWS file the way botocore's raw_config_parse reads them; no file = empty."""
-    parser = _parse(path)
-    if parser is None:
-        return {}
-    return {name: dict(parser.items(name)) for name in parser.sections()}
-
-
-def parse_problem(path: str) -> str | None:
-    """What stops botocore from reading the AWS file at `path`, as one line that names the file
-    and the line numbers, never a line's text (any line may hold a secret); None when botocore
-    reads it. For botocore's ConfigParseError, whose own message quotes the line."""
-    try:
-        parser = _parse(path)
-    except ConfigError as exc:
-        return str(exc)
-    problem = nested_problem(parser) if parser is not None else ""
-    return f"cannot parse {home_path(path)}: it {problem}; fix it" if problem else None
-
-
-def parse_error(error: configparser.Error) -> str:
-    """What configparser found wrong with an AWS file, as the rest of a sentence about the file
-    ("has [a] more than once (line 7)"): names and line numbers, never a line's text."""
-    import configparser
-
-    if isinstance(error, configparser.DuplicateSectionError):
-        return f"has [{error.section}] more than once (line {error.lineno})"
-    if isinstance(error, configparser.DuplicateOptionError):
-        return f"sets {error.option} twice in [{error.section}] (line {error.lineno})"
-    if isinstance(error, configparser.MissingSectionHeaderError):
-        if error.lineno == 1 and error.line.startswith("\ufeff"):
-            return "starts with a UTF-8 byte-order mark, which botocore cannot read"
-        return f"has a line before its first [section] header (line {error.lineno})"
-    if isinstance(error, configparser.ParsingError):
-        numbers = [str(number) for number, _line in error.errors]
-        shown = ", ".join(numbers[:5]) + (
-            f" and {len(numbers) - 5} more" if len(numbers) > 5 else ""
-        )
-        return f"has lines that are not `key = value`, [section] or comment (line {shown})"
-    return "is not in the INI format botocore reads"
-
-
-def nested_problem(parser: configparser.RawConfigParser) -> str:
-    """As botocore's _parse_nested reads them: a value that starts on a new line must hold
-    `key = value` lines. The problem as the rest of a sentence about the file, or ""."""
-    for section in parser.sections():
-        for option, value in parser.items(section):
-            if value.startswith("\n") and any(
-                "=" not in line for line in value.splitlines() if line.strip()
-            ):
-                return f"has a nested value without `=` under {option} in [{section}]"
-    return ""
-
-
 # `[profile` (or `[services`) spelled otherwise than `[profile NAME]` with one space and a plain
 # NAME, anywhere (indented, it may be a header): botocore shlex-splits such a header (quotes, two
 # names), so only the whole map tells what it names. As a pattern (the property test holds
@@ -293,7 +189,9 @@ class _Sections(Mapping[str, Mapping[str, str]]):
 
     def _whole(self) -> dict[str, dict[str, str]]:
         if self._all is None:
-            self._all = _profiles(_read_ini(self._path), self._config)
+            from mfa_env import ini
+
+            self._all = ini._profiles(ini._read_ini(self._path), self._config)
         return self._all
 
     def _check(self) -> None:
@@ -382,35 +280,10 @@ class _Sections(Mapping[str, Mapping[str, str]]):
         return dict(parser.items(parser.sections()[0]))
 
     def excerpt(self, name: str, services: str | None = None) -> bytes | None:
-        """The sections botocore reads for profile `name` (in the config file, with the
-        [services] section `services`), byte for byte: alone in a file, botocore reads them as
-        it reads them in this one. None where only the whole file reads the same, and where
-        botocore may refuse the whole file (a key given twice in another section, say): a part
-        must never read where the whole would not."""
-        if self._all is not None:
-            return b"" if self._missing else None
-        from mfa_env.aws_files import plain_sections  # a new session's cost: botocore follows
+        """mfa_env.ini.excerpt: a new session's."""
+        from mfa_env import ini
 
-        try:
-            if plain_sections(self._data.decode()) is None:
-                return None
-        except ValueError:  # not UTF-8
-            return None
-        kinds = [(name, "profile")]
-        if services and self._config:
-            kinds.append((services, "services"))
-        text = b""
-        try:
-            for part, kind in kinds:
-                start = self._find(part, kind)
-                if start is not None:
-                    end = self._end(start)
-                    if not _reads_cleanly(self._data[start:end].decode()):
-                        return None  # botocore's error, naming the file, from the whole file
-                    text += self._data[start:end] + b"\n"
-        except (_Ambiguous, ValueError):
-            return None
-        return text
+        return ini.excerpt(self, name, services)
 
     def __getitem__(self, name: str) -> Mapping[str, str]:
         section = self._section(name)
@@ -426,18 +299,6 @@ class _Sections(Mapping[str, Mapping[str, str]]):
 
     def __len__(self) -> int:
         return len(self._whole())
-
-
-def _reads_cleanly(text: str) -> bool:
-    """Whether botocore reads this one section without an error, nested values included."""
-    import configparser
-
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read_string(text)
-    except configparser.Error:
-        return False
-    return not nested_problem(parser)
 
 
 def plain_options(text: str) -> dict[str, str] | None:
@@ -458,28 +319,6 @@ def plain_options(text: str) -> dict[str, str] | None:
             return None
         options[key] = line[cut + 1 :].strip()
     return options
-
-
-def _profiles(sections: Mapping[str, T], config: bool) -> dict[str, T]:
-    """A file's sections by profile name, as botocore.configloader.build_profile_map reads the
-    config file: `[profile NAME]` is NAME (shlex-split into exactly two words), of the bare
-    names only `default` counts, and a later section wins over an earlier one of the same name."""
-    if not config:
-        return dict(sections)
-    import shlex
-
-    profiles: dict[str, T] = {}
-    for section, value in sections.items():
-        if section.startswith("profile"):
-            try:
-                words = shlex.split(section)
-            except ValueError:
-                continue
-            if len(words) == 2:
-                profiles[words[1]] = value
-        elif section == "default":
-            profiles["default"] = value
-    return profiles
 
 
 class AwsFiles(Record):
@@ -538,6 +377,8 @@ class AwsFiles(Record):
 
 def names() -> list[str]:
     """Every profile, for Tab completion: none when the files cannot be read."""
+    from mfa_env.errors import ConfigError
+
     try:
         return AwsFiles.load().names()
     except ConfigError:
@@ -567,6 +408,8 @@ class Source(Record):
 
 
 def unknown_profile(profile: str) -> ConfigError:
+    from mfa_env.errors import ConfigError
+
     return ConfigError(
         f"profile {profile!r} is not in {shown_credentials_file()} "
         f"or {shown_config_file()}; check the name or run "
@@ -575,6 +418,8 @@ def unknown_profile(profile: str) -> ConfigError:
 
 
 def no_credentials(source: Source) -> ConfigError:
+    from mfa_env.errors import ConfigError
+
     return ConfigError(
         f"no AWS credentials found for {source.describe}; add long-term keys with "
         "'aws configure', or pass --profile"
@@ -627,8 +472,12 @@ def parse_duration(text: str, where: str) -> int:
     try:
         seconds = int(text)
     except ValueError:
+        from mfa_env.errors import UsageError
+
         raise UsageError(f"{where} must be a whole number of seconds, not {text!r}") from None
     if not MIN_DURATION <= seconds <= MAX_DURATION:
+        from mfa_env.errors import UsageError
+
         raise UsageError(
             f"{where} must be between {MIN_DURATION} and {MAX_DURATION} seconds, not {seconds}"
         )
@@ -647,17 +496,23 @@ def as_code(text: str) -> str | None:
 def check_code(code: str) -> str:
     digits = as_code(code)
     if digits is None:
+        from mfa_env.errors import UsageError
+
         raise UsageError(f"the MFA code must be six digits, not {code!r}")
     return digits
 
 
 def check_serial(serial: str, where: str) -> str:
     if ":u2f/" in serial:
+        from mfa_env.errors import UsageError
+
         raise UsageError(
             f"{where} names a U2F/FIDO security key, which STS cannot use; "
             "use a virtual or hardware TOTP device"
         )
     if not is_serial(serial):
+        from mfa_env.errors import UsageError
+
         raise UsageError(
             f"{where} is not an MFA device serial: expected arn:aws:iam::ACCOUNT:mfa/NAME "
             f"or a hardware serial, got {serial!r}"
@@ -668,12 +523,16 @@ def check_serial(serial: str, where: str) -> str:
 def split_positionals(args: tuple[str, ...]) -> tuple[str | None, str | None]:
     """[USER] [CODE]: a lone six-digit argument is the code."""
     if len(args) > 2:
+        from mfa_env.errors import UsageError
+
         raise UsageError(
             f"expected at most USER and CODE, got {len(args)} arguments; "
             "put a command to run after --"
         )
     if len(args) == 2:
         if as_code(args[0]) and as_code(args[1]) is None and not args[1].isdigit():
+            from mfa_env.errors import UsageError
+
             raise UsageError(
                 f"USER comes before CODE: mfa-env {args[1]} {args[0]} (the code is the six digits)"
             )
@@ -683,6 +542,8 @@ def split_positionals(args: tuple[str, ...]) -> tuple[str | None, str | None]:
         if code is not None:
             return None, code
         if args[0].isdigit():
+            from mfa_env.errors import UsageError
+
             raise UsageError(
                 f"the MFA code must be six digits, not {args[0]!r} "
                 "(for a numeric user name, give the code too)"
@@ -710,6 +571,8 @@ def _key_from_env(name: str, value: str) -> str:
     """A key from the environment as AWS makes every key: printable ASCII. Anything else (a byte
     that is not UTF-8, a pasted non-breaking space) can be neither hashed nor signed."""
     if not (value.isascii() and value.isprintable()):
+        from mfa_env.errors import ConfigError
+
         raise ConfigError(
             f"{name} holds characters that are not printable ASCII, which no AWS key has; "
             "set it again (its value is not shown)"
@@ -736,6 +599,8 @@ def _role_chain(files: AwsFiles, name: str) -> list[str]:
     while files.get(current, "role_arn"):
         parent = files.get(current, "source_profile")
         if not parent:
+            from mfa_env.errors import ConfigError
+
             raise ConfigError(
                 f"profile {current!r} has role_arn but no source_profile; mfa-env needs "
                 "source_profile to name the profile with long-term keys"
@@ -743,11 +608,15 @@ def _role_chain(files: AwsFiles, name: str) -> list[str]:
         if parent == current == name:
             break  # botocore: a profile may be its own source (role_arn beside static keys)
         if parent in chain:
+            from mfa_env.errors import ConfigError
+
             raise ConfigError(
                 f"source_profile loops ({' -> '.join([*chain, parent])}); "
                 "point one at long-term keys"
             )
         if not files.exists(parent):
+            from mfa_env.errors import ConfigError
+
             raise ConfigError(
                 f"profile {current!r} names source_profile {parent!r}, which does not exist"
             )
@@ -762,12 +631,16 @@ def _role_from_chain(files: AwsFiles, chain: list[str]) -> Role | None:
     if not files.get(name, "role_arn"):
         return None
     if len(chain) > 2:
+        from mfa_env.errors import ConfigError
+
         raise ConfigError(
             f"profile {name!r} chains roles ({' -> '.join(chain)}); mfa-env assumes one role: "
             "point source_profile at the profile with long-term keys"
         )
     arn = files.get(name, "role_arn") or ""
     if not is_role_arn(arn):
+        from mfa_env.errors import ConfigError
+
         raise ConfigError(f"role_arn of profile {name!r} is not a role ARN: {arn!r}")
     duration = files.get(name, "duration_seconds")
     return Role(
@@ -790,6 +663,8 @@ def resolve_source(files: AwsFiles, profile: str | None) -> tuple[Source, Role |
         profile = shell_profile() or "default"
     if not files.exists(profile):
         if profile == "default":
+            from mfa_env.errors import ConfigError
+
             raise ConfigError(
                 "no AWS credentials found: no [default] profile in "
                 f"{shown_credentials_file()} "
@@ -819,12 +694,16 @@ def _own_process_sources(files: AwsFiles, name: str) -> list[str]:
         if target is None:
             break  # not ours: botocore runs it
         if not target:
+            from mfa_env.errors import ConfigError
+
             raise ConfigError(
                 f"profile {name!r} gets its keys from mfa-env without --profile (its "
                 "credential_process), which would call itself for that same profile; add "
                 "--profile NAME to that line, naming the profile with the long-term keys"
             )
         if target == first or target in hops:
+            from mfa_env.errors import ConfigError
+
             raise ConfigError(
                 f"credential_process lines of mfa-env loop ({' -> '.join([first, *hops, target])})"
                 "; point one at the profile with the long-term keys"
@@ -832,6 +711,8 @@ def _own_process_sources(files: AwsFiles, name: str) -> list[str]:
         if not files.exists(target):
             raise unknown_profile(target)
         if files.get(target, "role_arn"):
+            from mfa_env.errors import ConfigError
+
             raise ConfigError(
                 f"profile {name!r} gets a role session from mfa-env --profile {target} (its "
                 "credential_process), and a role session cannot make an MFA session; use "
@@ -899,12 +780,16 @@ def resolve_role(inputs: Inputs, from_profile: Role | None, duration: int | None
     role = from_profile
     if inputs.role_arn is not None:
         if not is_role_arn(inputs.role_arn):
+            from mfa_env.errors import UsageError
+
             raise UsageError(
                 f"--role-arn must look like arn:aws:iam::ACCOUNT:role/NAME, not {inputs.role_arn!r}"
             )
         role = Role(arn=inputs.role_arn, session_name=default_session_name())
     elif role is None:
         if inputs.role_session_name:
+            from mfa_env.errors import UsageError
+
             raise UsageError("--role-session-name needs a role: give --role-arn or a role profile")
         return None
     if inputs.role_session_name:
@@ -912,6 +797,8 @@ def resolve_role(inputs: Inputs, from_profile: Role | None, duration: int | None
     if duration is not None:
         role = role._replace(duration=duration)
     if not is_session_name(role.session_name):
+        from mfa_env.errors import UsageError
+
         raise UsageError(
             f"role session name {role.session_name!r} must be 2-64 of letters, digits and +=,.@_-"
         )
@@ -930,6 +817,8 @@ def resolve_region(explicit: str | None, setting: Callable[[str], str | None]) -
         if value:
             # botocore.utils.validate_region_name: a host label, or it refuses to build a client.
             if not is_region(value):
+                from mfa_env.errors import UsageError
+
                 raise UsageError(f"{where} is not a region name: {value!r}; e.g. eu-west-1")
             return value
     return None

@@ -10,9 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
-from mfa_env import clock, credentials, init, platform, shells
+from mfa_env import clock, credentials, platform, shells
 from mfa_env.credentials import Credentials, describe_expiry, describe_status, unset_env
-from mfa_env.errors import Cancelled, CommandNotRun, UsageError, printable
 from mfa_env.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +22,53 @@ if TYPE_CHECKING:
     from mfa_env.session import Outcome
 
 SESSION_MARKER = "MFA_ENV_SESSION"  # an exec-mode child's: names the session, refuses nesting
+
+
+# Filled on the first call that needs it, so that importing this module (which the cached path
+# does) builds nothing.
+_ESCAPES: dict[int, str] = {}
+
+
+def _escapes() -> dict[int, str]:
+    if not _ESCAPES:
+        codes = [
+            *range(0x00, 0x09),  # C0 controls; tab (0x09) is harmless and kept
+            *range(0x0A, 0x20),
+            *range(0x7F, 0xA0),  # DEL, and the C1 controls (U+009B is CSI to xterm)
+            0x061C,  # the bidi controls: they reorder what follows them on the line
+            0x200E,
+            0x200F,
+            *range(0x202A, 0x202F),
+            *range(0x2066, 0x206A),
+            0x2028,  # line and paragraph separators: a line break to some terminals and logs
+            0x2029,
+            # Lone surrogates: what Python makes of bytes that are not UTF-8 in argv, the
+            # environment or a file name; no stream can encode them, so writing one would fail.
+            *range(0xD800, 0xE000),
+        ]
+        table = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in codes}
+        table.update({0x0A: "\\n", 0x0D: "\\r"})
+        _ESCAPES.update(table)
+    return _ESCAPES
+
+
+def printable(text: str) -> str:
+    """TEXT with every character that could end the line, move the cursor, send a terminal
+    command or reorder the line shown as an escape, so that outside text (a serial from IAM, a
+    program's name) cannot forge or hide part of a message.
+
+    The escapes are Python's repr spellings (`\\n`, `\\r`, `\\x1b`, `\\u202e`), so a message that
+    shows one value with !r and another through this function reads the same.
+
+    A backslash is left as it is, so the function is idempotent: a message part escaped here may
+    be escaped again with its whole line, and shows the same. The price is that the escaping is
+    injective only on text without backslashes: the four characters `\\x1b` and an ESC look alike.
+    That confuses nobody's terminal, and text a message shows is never parsed back.
+    """
+    # In C, and true of nearly every message: every character escaped here is non-printable.
+    if text.isprintable():
+        return text
+    return text.translate(_escapes())
 
 
 def say(message: str) -> None:
@@ -119,6 +165,8 @@ def waiting() -> None:
 
 def cancelled() -> NoReturn:
     """Ctrl-C: a line break (^C sits where the cursor was), then the one line."""
+    from mfa_env.errors import Cancelled
+
     _to_stderr("\n")
     fail("cancelled", Cancelled.exit_code, None)
 
@@ -136,13 +184,19 @@ def stdout_is_a_terminal() -> bool:
 def output_for(fmt: str, shell_name: str | None, exec_mode: bool) -> tuple[shells.Output, str]:
     """What stdout will carry, and a hint for stderr ("" for none) when the shell is a guess."""
     tty = stdout_is_a_terminal()
+    # The --init function's, if one runs this command: main() imports mfa_env.init first in a
+    # run with MFA_ENV_FUNCTION or --init, and the click command imports it, so a run where it
+    # is not loaded has no function to route to (and a cache hit is spared its import).
+    init = sys.modules.get("mfa_env.init")
     if exec_mode:  # stdout belongs to the command: no statements, no shell to detect
-        return init.route(shells.Output("exec", shells.lookup("sh"), tty)), ""
+        output = shells.Output("exec", shells.lookup("sh"), tty)
+        return (init.route(output) if init else output), ""
     # Under the --init function, its shell comes before MFA_ENV_SHELL: it evaluates the output.
-    default = init.function_shell() or os.environ.get("MFA_ENV_SHELL")
+    default = (init and init.function_shell()) or os.environ.get("MFA_ENV_SHELL")
     detected = shells.detect(shell_name or default)
     hint = detected.hint if detected.hint and fmt == "shell" else ""
-    return init.route(shells.Output(fmt, shells.lookup(detected.name), tty)), hint
+    output = shells.Output(fmt, shells.lookup(detected.name), tty)
+    return (init.route(output) if init else output), hint
 
 
 def render(output: shells.Output, creds: Credentials, settings: Settings) -> str:
@@ -209,6 +263,8 @@ def hand_out(
 
 def unset(output: shells.Output, hint: str) -> None:
     if output.fmt != "shell":
+        from mfa_env.errors import UsageError
+
         raise UsageError("--unset writes shell statements; drop --format")
     text = output.shell.render(unset_env(os.environ))
     if hint:
@@ -233,6 +289,8 @@ def execute(argv: tuple[str, ...], creds: Credentials, settings: Settings, summa
     try:
         platform.execute(argv, env)
     except OSError as exc:
+        from mfa_env.errors import CommandNotRun
+
         not_found = isinstance(exc, FileNotFoundError)
         what = "not found" if not_found else exc.strerror or type(exc).__name__
         raise CommandNotRun(f"cannot run {argv[0]!r}: {what}", not_found) from None

@@ -125,7 +125,6 @@ def serve(argv: list[str]) -> bool:
     if "brief" in given:
         return False
     from mfa_env import cache, config, session
-    from mfa_env.errors import MfaEnvError
 
     fmt = given.get("fmt", "shell")
     min_ttl = given.get("min_ttl")
@@ -146,8 +145,14 @@ def serve(argv: list[str]) -> bool:
         )
         outcome = engine.obtain()
         deliver.hand_out(output, outcome, settings, now, hint)  # prints only once it cannot fail
-    except (_Miss, MfaEnvError):
+    except _Miss:
         return False
+    except Exception as exc:  # caught wide, as in session.Engine.obtain
+        from mfa_env.errors import MfaEnvError
+
+        if isinstance(exc, MfaEnvError):
+            return False
+        raise
     return True
 
 
@@ -170,11 +175,27 @@ def main() -> None:
     command (click.Command.main): "cancelled" after a line break with status 130, or quietly
     with status 1."""
     try:
-        _brief(sys.argv[1:])
-        from mfa_env import init
+        argv = sys.argv[1:]
+        _brief(argv)
+        # The --init function's descriptor taken, `--init SHELL` answered: a run with neither
+        # has no use for mfa_env.init (mfa_env.deliver routes through it only once it is loaded).
+        if "MFA_ENV_FUNCTION" in os.environ or any(a.startswith("--init") for a in argv[:1]):
+            from mfa_env import init
 
-        init.start(sys.argv[1:])  # the --init function's descriptor; `--init SHELL` answered
-        served = serve(sys.argv[1:])
+            init.start(argv)
+        import gc
+
+        # What a served run builds lives until the process ends. The collector's passes over it,
+        # as it runs and at exit (where they take every class and module apart), cost a third
+        # of a cache hit beyond the interpreter's start; the command, which may run long, has
+        # the collector as ever.
+        gc.disable()
+        try:
+            served = serve(argv)
+        finally:
+            gc.enable()
+        if served:
+            gc.freeze()
     except (KeyboardInterrupt, EOFError):
         from mfa_env import deliver
 

@@ -16,7 +16,8 @@ from typing import NoReturn
 
 from mfa_env import platform
 from mfa_env.config import as_code
-from mfa_env.errors import Cancelled, MfaEnvError, NoCodeError, UsageError, printable
+from mfa_env.deliver import printable
+from mfa_env.errors import Cancelled, MfaEnvError, NoCodeError, UsageError
 
 MFA_COMMAND_TIMEOUT = 60
 # Far more than any OTP tool prints; a runaway command (`yes`) is stopped, not buffered.

@@ -22,6 +22,8 @@ else:
 
         def __new__(cls, *args, **kwargs):
             fields = cls._fields
+            if not kwargs and len(args) == len(fields):  # every field given, in order
+                return tuple.__new__(cls, args)
             if len(args) > len(fields):
                 raise TypeError(f"{cls.__name__} takes at most {len(fields)} arguments")
             values = list(args)
@@ -49,17 +51,24 @@ else:
         def _replace(self, **changes):
             return type(self)(**{**self._asdict(), **changes})
 
+    # The accessor of field N, one for every record: each record class is built on a cache hit,
+    # and a loop (no comprehensions, no new functions) is the cheapest build.
+    _GETTERS: list[property] = []
+
     class _RecordType(type):
         def __new__(cls, name, bases, namespace):
             if not bases:  # Record itself
                 return super().__new__(cls, name, bases, namespace)
-            fields = tuple(namespace.pop("__annotations__", {}))
-            given = [field for field in fields if field in namespace]
-            if given != list(fields[len(fields) - len(given) :]):
-                raise TypeError(f"{name}: a field without a default follows one with a default")
-            defaults = {field: namespace.pop(field) for field in given}
+            fields = tuple(namespace.pop("__annotations__", ()))
+            defaults = {}
             for index, field in enumerate(fields):
-                namespace[field] = property(lambda self, index=index: self[index])
+                if field in namespace:
+                    defaults[field] = namespace[field]
+                elif defaults:
+                    raise TypeError(f"{name}: a field without a default follows one with a default")
+                if index == len(_GETTERS):
+                    _GETTERS.append(property(lambda self, index=index: self[index]))
+                namespace[field] = _GETTERS[index]
             namespace.update(__slots__=(), _fields=fields, _defaults=defaults)
             return type(name, (_Tuple,), namespace)
 

@@ -19,7 +19,6 @@ from mfa_env import cache
 from mfa_env.clock import datetime, local_time, timedelta
 from mfa_env.config import ROLE_CHAIN_MAX, Settings, Source
 from mfa_env.credentials import Credentials
-from mfa_env.errors import AwsError, MfaEnvError, NoCodeError, UsageError
 from mfa_env.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:  # a protocol costs a class build: types only
@@ -93,6 +92,8 @@ def store_for(choice: str | None) -> Store | None:
         from mfa_env import keys
 
         return keys.KeyringStore()
+    from mfa_env.errors import UsageError
+
     raise UsageError(f"MFA_ENV_CACHE must be file or keyring, not {choice!r}")
 
 
@@ -154,8 +155,13 @@ class Engine:
                 creds, how, _serial = self._mfa(source, floor=0)
             else:
                 creds, how = self._role(source)
-        except MfaEnvError as exc:
-            exc.notes = (*self.notes, *exc.notes)
+        except Exception as exc:
+            # Caught wide, the kind tested here: mfa_env.errors is imported once a run fails, and
+            # a cache hit never loads it (an `except` naming it needs it loaded first).
+            from mfa_env.errors import MfaEnvError
+
+            if isinstance(exc, MfaEnvError):
+                exc.notes = (*self.notes, *exc.notes)
             raise
         self._debug(f"access key ****{creds.access_key_id[-4:]}")
         return Outcome(creds, how, tuple(self.notes))
@@ -284,6 +290,8 @@ class Engine:
         left = creds.seconds_left(self.now)
         if left <= 0 or creds.expiration - self.now > cache.HORIZON:
             when = "has already expired" if left <= 0 else "ends further ahead than any can"
+            from mfa_env.errors import AwsError
+
             raise AwsError(
                 f"STS returned a session that {when} ({local_time(creds.expiration)}); "
                 "your clock or the endpoint is wrong: sync the clock "
@@ -344,6 +352,8 @@ class Engine:
                 self._remember(source, serial)
                 return cached, self._reused_mfa(), serial
             stale = stale or cached
+        from mfa_env.errors import NoCodeError
+
         try:
             code = self.code(serial)
         except NoCodeError as exc:  # no terminal: a session still valid beats none at all
@@ -392,8 +402,14 @@ class Engine:
                     return self._direct(source, serial)
                 mfa, _how, serial = self._mfa(source, floor=ASSUME_ROLE_MIN + ROLE_MARGIN)
                 return self._chain(source, serial, mfa, "new")
-        except (AwsError, NoCodeError) as exc:
-            if not (self._may_fall_back() and self._lasts(cached, PROCESS_MIN_TTL)):
+        except Exception as exc:  # caught wide, as in obtain()
+            from mfa_env.errors import AwsError, NoCodeError
+
+            if not (
+                isinstance(exc, (AwsError, NoCodeError))
+                and self._may_fall_back()
+                and self._lasts(cached, PROCESS_MIN_TTL)
+            ):
                 raise
             assert cached is not None
             self.notes.append(

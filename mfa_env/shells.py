@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 from mfa_env import platform
-from mfa_env.errors import UnsafeValueError, UsageError
 from mfa_env.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
@@ -49,16 +48,22 @@ def is_name(name: str) -> bool:
 
 def _check(name: str, value: str | None, shell: str) -> None:
     if not is_name(name):
+        from mfa_env.errors import UnsafeValueError
+
         raise UnsafeValueError(f"{name!r} is not a valid environment variable name")
     if value is None:
         return
     if "\0" in value:
+        from mfa_env.errors import UnsafeValueError
+
         raise UnsafeValueError(
             f"the value of {name} holds a NUL byte, which no {shell} variable can"
         )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
+        from mfa_env.errors import UnsafeValueError
+
         raise UnsafeValueError(
             f"the value of {name} is not valid Unicode text and cannot be written for {shell}"
         ) from None
@@ -138,6 +143,8 @@ def dotenv(assignments: Assignments) -> str:
         if value is None:
             continue
         if not DOTENV_SAFE.issuperset(value):
+            from mfa_env.errors import UnsafeValueError
+
             raise UnsafeValueError(
                 f"the value of {name} holds characters that dotenv readers disagree on; "
                 "use --format json or a shell format"
@@ -166,6 +173,8 @@ def tcsh(assignments: Assignments) -> str:
             continue
         if "\n" in value or not value.isascii():
             what = "a newline" if "\n" in value else "non-ASCII text"
+            from mfa_env.errors import UnsafeValueError
+
             raise UnsafeValueError(
                 f'the value of {name} holds {what}, which tcsh\'s `eval "`…`"` cannot carry '
                 "exactly; use another shell or --format json"
@@ -210,12 +219,16 @@ def cmd(assignments: Assignments) -> str:
         bad = next((c for c in value if c in _CMD_UNSAFE or c > "\x7f"), None)
         if bad is not None or not value:
             what = f"the character {bad!r}" if bad is not None else "an empty string"
+            from mfa_env.errors import UnsafeValueError
+
             raise UnsafeValueError(
                 f"the value of {name} holds {what}, which cmd cannot carry safely; "
                 "use PowerShell (--shell pwsh) or --format json"
             )
         line = f'set "{name}={value}"'
         if len(line) > _CMD_MAX_LINE:
+            from mfa_env.errors import UnsafeValueError
+
             raise UnsafeValueError(
                 f"the value of {name} is longer than cmd's {_CMD_MAX_LINE}-character command "
                 "line; use PowerShell (--shell pwsh) or --format json"
@@ -447,4 +460,6 @@ def lookup(name: str) -> Shell:
         return SHELLS[name]
     except KeyError:
         known = ", ".join(sorted(SHELLS))
+        from mfa_env.errors import UsageError
+
         raise UsageError(f"unknown shell {name!r}: use one of {known}") from None

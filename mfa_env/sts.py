@@ -17,11 +17,11 @@ from mfa_env.config import (
     Source,
     is_serial,
     no_credentials,
-    parse_problem,
     unknown_profile,
 )
 from mfa_env.credentials import Credentials
 from mfa_env.errors import AwsError, ConfigError
+from mfa_env.ini import parse_problem
 from mfa_env.paths import config_file, credentials_file, home_path, shown_config_file
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CI = os.environ.get("CI") == "true"
 
-# What no stderr line may carry raw (errors.printable's specification, written out apart from
+# What no stderr line may carry raw (deliver.printable's specification, written out apart from
 # the product's table): C0 but tab, DEL, C1, the line and paragraph separators, bidi controls.
 FORBIDDEN = frozenset(
     [

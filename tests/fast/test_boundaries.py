@@ -24,7 +24,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from mfa_env import cache, errors, main, prompt, shells
+from mfa_env import cache, deliver, errors, main, prompt, shells
 from tests.fast.stubs import SERIAL
 from tests.helpers import FORBIDDEN, closing_aws_file_copies, counted, reached
 
@@ -404,7 +404,7 @@ def test_any_stream_encoding_gets_statements_and_lines_whole(
     assert _POSIX.fullmatch(statements), statements
     quoted = name.replace("'", "'\\''")
     assert re.search(f"^export MFA_ENV_PROFILE='{re.escape(quoted)}';?$", statements, re.M)
-    said = errors.printable(repr(name))
+    said = deliver.printable(repr(name))
     shown = (
         said
         if _holds(err_encoding, said)

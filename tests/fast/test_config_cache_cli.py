@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hypothesis import assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from mfa_env import cache, cli, config, paths
+from mfa_env import cache, cli, config, ini, paths
 from mfa_env.credentials import Credentials
 from mfa_env.errors import ConfigError, UsageError
 from tests.fast.stubs import NOW, SERIAL, creds
@@ -570,7 +570,7 @@ def test_sections_read_lazily_equal_the_whole_file(tmp_path_factory, lines, in_c
     path = tmp_path_factory.mktemp("ini") / "file"
     path.write_bytes((newline.join(lines) + newline).encode())
     try:
-        whole = config._profiles(config._read_ini(str(path)), in_config)
+        whole = ini._profiles(ini._read_ini(str(path)), in_config)
     except ConfigError:
         whole = None
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mfa_env import aws_files, cli, config, deliver, paths
+from mfa_env import aws_files, cli, config, deliver, ini, paths
 from mfa_env.errors import ConfigError, CredentialsFileError
 from tests.fast.stubs import SERIAL, creds
 
@@ -81,12 +81,12 @@ def test_an_aws_file_that_is_not_regular_reads_as_absent_as_botocore_reads_it(
     with _within(5):
         files = config.AwsFiles.load()
         both = (dict(files.credentials), dict(files.config))
-        assert config._read_ini(named) == {}
-        assert config.parse_problem(named) is None
+        assert ini._read_ini(named) == {}
+        assert ini.parse_problem(named) is None
     emptied = 0 if variable == "AWS_SHARED_CREDENTIALS_FILE" else 1
     assert both[emptied] == {}
     assert both[1 - emptied] != {}  # the other file is read as ever
-    assert "botocore reads no file there" in (config.not_read(named) or "")
+    assert "botocore reads no file there" in (ini.not_read(named) or "")
 
 
 def test_an_unreadable_aws_file_reads_as_absent(isolate, monkeypatch):
@@ -103,7 +103,7 @@ def test_an_unreadable_aws_file_reads_as_absent(isolate, monkeypatch):
 
     monkeypatch.setattr(os, "open", refused)
     assert dict(config.AwsFiles.load().credentials) == {}
-    assert config.not_read(path) == "cannot be read, so botocore reads no file there"
+    assert ini.not_read(path) == "cannot be read, so botocore reads no file there"
 
 
 def test_a_fifo_is_never_opened_for_a_blocking_read(isolate, monkeypatch):
@@ -184,10 +184,10 @@ def test_a_broken_aws_file_is_named_with_its_line_never_its_text(tmp_path, text,
     path = tmp_path / "file"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as read:
-        config._read_ini(str(path))
+        ini._read_ini(str(path))
     assert problem in str(read.value)
     assert str(read.value).startswith(f"cannot parse {path}: it ")
-    assert config.parse_problem(str(path)) == str(read.value)
+    assert ini.parse_problem(str(path)) == str(read.value)
     aws_files._parse_text.cache_clear()
     with pytest.raises(CredentialsFileError) as edited:
         aws_files._parse_text(text, "f")
@@ -199,7 +199,7 @@ def test_a_broken_aws_file_is_named_with_its_line_never_its_text(tmp_path, text,
 def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path):
     path = tmp_path / "file"
     path.write_bytes(b"[a]\r\nx = 1\r\ny = \xff\r\n")
-    assert config.parse_problem(str(path)) == (
+    assert ini.parse_problem(str(path)) == (
         f"cannot parse {path}: line 3 is not UTF-8 text; fix it"
     )
 
@@ -207,13 +207,13 @@ def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path):
 def test_a_nested_value_botocore_refuses_is_a_parse_problem(tmp_path):
     path = tmp_path / "file"
     path.write_text("[a]\ns3 =\n  AKIASECRETLINE\n")
-    assert config._read_ini(str(path))  # configparser reads it; botocore's _parse_nested not
-    problem = config.parse_problem(str(path))
+    assert ini._read_ini(str(path))  # configparser reads it; botocore's _parse_nested not
+    problem = ini.parse_problem(str(path))
     assert (
         problem == f"cannot parse {path}: it has a nested value without `=` under s3 in [a]; fix it"
     )
     path.write_text("[a]\ns3 =\n  addressing_style = path\n")
-    assert config.parse_problem(str(path)) is None
+    assert ini.parse_problem(str(path)) is None
 
 
 def test_a_broken_line_is_reported_with_its_number_by_the_command(isolate):

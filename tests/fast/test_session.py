@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from mfa_env import cache, cli, session
+from mfa_env import cache, cli, lock, session
 from mfa_env.config import Role, Settings, Source
 from mfa_env.errors import AwsError, ConfigError, NoCodeError, UsageError
 from tests.fast.stubs import LONG_TERM, NOW, ROLE, SERIAL, Stubbed, answer, creds
@@ -883,7 +883,7 @@ def test_cache_locked_gives_up_naming_the_holder(isolate, monkeypatch):
     first_in.wait(10)
     held = rf"pid {os.getpid()}\) has been getting"
     try:
-        with pytest.raises(cache.LockTimeout, match=held), cache.locked(["src"]):
+        with pytest.raises(lock.LockTimeout, match=held), cache.locked(["src"]):
             pass
     finally:
         release.set()

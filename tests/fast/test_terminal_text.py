@@ -1,4 +1,4 @@
-"""errors.printable: no raw control, separator or bidi character reaches a message (in process)."""
+"""deliver.printable: no raw control, separator or bidi character reaches a message (in process)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import string
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mfa_env.errors import printable
+from mfa_env.deliver import printable
 from tests.helpers import FORBIDDEN, counted, reached
 
 PLAIN = string.printable.replace("\n", "").replace("\r", "").replace("\x0b", "").replace("\x0c", "")

@@ -24,7 +24,7 @@ from typing import ClassVar
 
 import pytest
 
-from mfa_env import aws_files, cache, deliver, paths, platform, prompt, shells
+from mfa_env import aws_files, cache, deliver, lock, paths, platform, prompt, shells
 from mfa_env.config import Settings, Source
 from mfa_env.credentials import Credentials
 from mfa_env.errors import (
@@ -241,7 +241,7 @@ def test_the_session_lock_waits_says_so_and_gives_up_naming_the_holder(
     told: list[str] = []
     try:
         with (
-            pytest.raises(cache.LockTimeout, match=rf"pid {os.getpid()}\) has been getting"),
+            pytest.raises(lock.LockTimeout, match=rf"pid {os.getpid()}\) has been getting"),
             cache.locked(["src"], waiting=lambda: told.append("waiting")),
         ):
             pass
