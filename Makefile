@@ -77,7 +77,7 @@ fuzz: venv shells
 	echo "fuzz: hypothesis seed $$seed, $$examples examples;" \
 	  "replay: MFA_ENV_FUZZ_SEED=$$seed MFA_ENV_FUZZ_EXAMPLES=$$examples make fuzz"; \
 	MFA_ENV_FUZZ_EXAMPLES=$$examples MFA_ENV_FUZZ_RANDOM=1 $(VENV)/bin/pytest -q -m property \
-	  --hypothesis-profile=fuzz --hypothesis-seed=$$seed tests
+	  -n auto --dist worksteal --hypothesis-profile=fuzz --hypothesis-seed=$$seed tests
 
 # mypy for Linux, then as if on Windows and macOS (typeshed marks what each platform lacks),
 # each with a cache of its own so that every run stays incremental.
@@ -92,8 +92,10 @@ lint: venv
 test-fast: lint
 	$(VENV)/bin/pytest -q tests/fast
 
+# On every core, and one worker more (tests/conftest.py): most tests wait on processes,
+# servers and deadlines. worksteal evens out the few long ones; each worker has its own moto.
 pytest: venv shells clients
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist worksteal
 
 test: lint pytest
 

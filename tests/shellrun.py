@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from tests.helpers import require
@@ -167,3 +173,152 @@ def eval_in_shell(
     )
     assert done.returncode == 0, (shell, done.stderr.decode(errors="replace"))
     return {name: out.read_bytes() if out.exists() else None for name, out in outs.items()}
+
+
+# The shells that take long to start (xonsh 0.2 s, nushell and elvish tens of ms), as a loop that
+# evaluates our output many times in one interpreter, as a user's session does: a line of stdin
+# names one example's variables (an empty line ends it), which are unset first, so that each
+# evaluation starts as in a new interpreter; then the documented one-liner (EVAL), the
+# environment dumped (DUMP), and "done" on stdout.
+LOOPS = {
+    # Idiom.prelude's flake, retried in place: `$(cat rendered)` now and then gives "".
+    "xonsh": """import sys
+while True:
+    _names = sys.stdin.readline().split()
+    if not _names:
+        break
+    for _name in _names:
+        ${...}.pop(_name, None)
+    for _attempt in range(5):
+        _out = $(cat rendered)
+        if _out:
+            break
+    EVAL
+    DUMP
+    print("done", flush=True)
+""",
+    # `read` in sh takes one line and no more of the pipe; at its end, none.
+    "nu": """loop {
+    let names = (^sh -c 'read -r line; printf %s "$line"' | split row " " | where {|n| $n != ""})
+    if ($names | is-empty) { break }
+    for name in $names { hide-env -i $name }
+    EVAL
+    DUMP
+    print "done"
+}
+""",
+    "elvish": """use str
+while $true {
+    var line = (read-line)
+    if (eq $line '') { break }
+    for name [(str:split ' ' $line)] { unset-env $name }
+    EVAL
+    DUMP
+    echo done
+}
+""",
+}
+
+
+class _Loop:
+    """One interpreter of LOOPS[run], started when first asked and again if it ended."""
+
+    def __init__(self, run: str, workdir: Path, env: dict[str, str] | None) -> None:
+        self.idiom = IDIOMS[run]
+        self.workdir = workdir
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr = workdir / "loop.stderr"
+        self.pending = b""
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        loop = LOOPS[self.idiom.shell]
+        driver = self.workdir / "loop"
+        driver.write_text(
+            loop.replace("EVAL", self.idiom.evaluate).replace("DUMP", self.idiom.dump),
+            encoding="utf-8",
+        )
+        self.pending = b""
+        with open(self.stderr, "wb") as err:
+            return subprocess.Popen(
+                [require(self.idiom.program), *self.idiom.flags, str(driver)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                cwd=self.workdir,
+                env=self.env,
+            )
+
+    def _line(self, proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+        """The next line the interpreter writes, or what it wrote before it ended."""
+        assert proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"{self.idiom.shell}: no answer in {timeout} s")
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:  # it ended: the next call starts another
+                proc.wait(timeout=30)
+                return self.pending
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line + b"\n"
+
+    def __call__(self, script: str, names: list[str]) -> dict[str, bytes | None]:
+        if self.proc is not None and self.proc.poll() is not None:
+            self.close()  # it ended on an earlier example, which failed for it
+        if self.proc is None:
+            self.proc = self._start()
+        proc = self.proc
+        assert proc.stdin is not None
+        out = self.workdir / "env.out"
+        out.unlink(missing_ok=True)
+        (self.workdir / "rendered").write_text(script, encoding="utf-8")
+        before = self.stderr.stat().st_size
+        try:
+            proc.stdin.write(" ".join(names).encode() + b"\n")
+            proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it ended: the answer below says how
+        answer = self._line(proc, timeout=60)
+        stderr = self.stderr.read_bytes()[before:]
+        assert answer == b"done\n", (self.idiom, answer, stderr.decode(errors="replace"))
+        assert not stderr, (self.idiom, stderr.decode(errors="replace"))
+        seen = dict(item.partition(b"=")[::2] for item in out.read_bytes().split(b"\0") if item)
+        return {name: seen.get(name.encode()) for name in names}
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        assert proc.stdin is not None
+        try:
+            with contextlib.suppress(BrokenPipeError):  # it ended already
+                proc.stdin.write(b"\n")
+                proc.stdin.close()
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            assert proc.stdout is not None
+            proc.stdout.close()
+
+
+@contextmanager
+def evaluator(
+    run: str, workdir: Path, env: dict[str, str] | None = None
+) -> Iterator[Callable[[str, list[str]], dict[str, bytes | None]]]:
+    """eval_in_shell(run, script, names, workdir, env) for many scripts: in one interpreter
+    for the shells in LOOPS, in a new one each time for the others."""
+    if run not in IDIOMS or IDIOMS[run].shell not in LOOPS or IDIOMS[run].interactive:
+        yield partial(eval_in_shell, run, workdir=workdir, env=env)
+        return
+    loop = _Loop(run, workdir, env)
+    try:
+        yield loop
+    finally:
+        loop.close()

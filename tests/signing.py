@@ -110,7 +110,9 @@ def signing_log(upstream: str) -> Iterator[tuple[str, list[Signed]]]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # serve_forever looks at shutdown()'s flag once per poll interval (0.5 s by default): half
+    # a second at the end of every test that uses this proxy.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", log

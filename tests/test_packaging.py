@@ -30,11 +30,14 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_installs_into_a_clean_venv_and_runs(dist: Path, tmp_path: Path):
     wheel = next(dist.glob("mfa_env-*.whl"))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # No pip of its own (ensurepip's install of it is seconds): ours installs into it.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     pip = [
-        str(venv / "bin" / "python"),
+        sys.executable,
         "-m",
         "pip",
+        "--python",
+        str(venv / "bin" / "python"),
         "install",
         "-q",
         "--disable-pip-version-check",

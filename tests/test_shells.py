@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from mfa_env import shells
 from mfa_env.errors import UnsafeValueError
 from tests.helpers import ROOT, counted, reached, require
-from tests.shellrun import IDIOMS, READERS, eval_in_shell, fails_in_shell
+from tests.shellrun import IDIOMS, READERS, eval_in_shell, evaluator, fails_in_shell
 
 REAL = {"bash": "bash", "dash": "dash", "sh": "sh", "zsh": "zsh", "ksh": "ksh", "fish": "fish"}
 # Each run of the real-shell tests, and the shell whose renderer it evaluates: a script in the
@@ -102,14 +102,16 @@ _FUZZ_RANDOM = os.environ.get("MFA_ENV_FUZZ_RANDOM") == "1"
 
 
 def _examples() -> int:
-    # 200 examples of up to 6 values each in every shell, derandomized: about 45 s here, most of
-    # it xonsh's interpreter start-up. `make fuzz` runs thousands, randomized.
+    # 200 examples of up to 6 values each in every shell, derandomized: a few seconds a shell
+    # here. `make fuzz` runs thousands, randomized.
     return int(_FUZZ_EXAMPLES or 200)
 
 
 @pytest.mark.property
 @pytest.mark.parametrize("run", sorted(RUNS))
 def test_any_value_round_trips_in_the_real_shell(run: str, tmp_path: Path):
+    """Every example in the same interpreter where the shell is slow to start (shellrun.LOOPS),
+    each with its variables unset first; a new one for each elsewhere."""
     renderer = shells.lookup(RUNS[run]).render
     cannot_hold = CANNOT_HOLD.get(RUNS[run], lambda value: False)
 
@@ -132,13 +134,14 @@ def test_any_value_round_trips_in_the_real_shell(run: str, tmp_path: Path):
             with pytest.raises(UnsafeValueError):
                 renderer(assignments)
         script = renderer(held)  # every value the shell can hold must be rendered, none refused
-        got = eval_in_shell(run, script, names, tmp_path, env=_clean_env())
+        got = evaluate(script, names)
         reached()
         for name, value in assignments.items():
             assert got[name] == (value.encode("utf-8") if name in held else None), (run, value)
         assert not (tmp_path / MARKER).exists(), "a value was executed"
 
-    check()
+    with evaluator(run, tmp_path, env=_clean_env()) as evaluate:
+        check()
 
 
 @pytest.mark.parametrize("run", sorted(RUNS))
