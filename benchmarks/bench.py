@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -109,13 +110,17 @@ def _time_all(
     cases: list[tuple[str, list[str], dict[str, str], bytes]], runs: int
 ) -> list[list[float]]:
     """Samples per case, taken in rounds of one run of every case: whatever else the machine
-    does meanwhile weighs on every case alike, and the ratios to the floor stay fair."""
+    does meanwhile weighs on every case alike, and the ratios to the floor stay fair. Each round
+    runs the cases in a new order: a run just after a heavy one (a new session, a peer) is
+    slower, and a fixed order would always put the same case there."""
     for _name, argv, env, stdin in cases:  # warm-up: fill the page cache
         _once(argv, env, stdin)
         _once(argv, env, stdin)
     samples: list[list[float]] = [[] for _ in cases]
+    order = random.Random(0)
     for _ in range(runs):
-        for i, (_name, argv, env, stdin) in enumerate(cases):
+        for i in order.sample(range(len(cases)), len(cases)):
+            _name, argv, env, stdin = cases[i]
             samples[i].append(_once(argv, env, stdin))
     return samples
 
