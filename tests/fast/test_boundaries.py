@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from mfa_env import cache, deliver, errors, main, prompt, shells
@@ -377,6 +377,7 @@ def test_any_stream_encoding_gets_statements_and_lines_whole(
     """A cached session for a profile of any name, set aside in MFA_ENV_PROFILE (AWS_PROFILE is
     set), so that stdout carries the name and stderr says it: whole in the stream's encoding,
     else UTF-8 on stdout and escapes on stderr, never a traceback."""
+    assume(not ("-p" in argv and name == "x"))  # `-p x` names a profile that is not there
     (sealed / ".aws" / "credentials").write_text(
         f"[{name}]\naws_access_key_id = {KEY}\naws_secret_access_key = s\n", encoding="utf-8"
     )
