@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from mfa_env.clock import (
-    brief,
     datetime,
     left,
     local_time,
@@ -77,11 +76,9 @@ def describe_expiry(expiration: datetime, now: datetime) -> str:
     return f"valid until {local_time(expiration)}, in {left(expiration, now)}"
 
 
-def describe_status(env: Mapping[str, str], now: datetime, short: bool = False) -> tuple[bool, str]:
-    """--status: whether `env` holds a live session, and the line that says so. Short, for a
-    shell prompt: clock.brief's segment."""
-    if short:
-        return brief(env, now)
+def describe_status(env: Mapping[str, str], now: datetime) -> tuple[bool, str]:
+    """--status: whether `env` holds a live session, and the line that says so (`--brief`'s
+    prompt segment is clock.brief's)."""
     state, raw, expiration = session_in(env, now)
     if expiration is None:
         if state == "none":
@@ -345,7 +342,9 @@ def _value(text: str, at: int, depth: int) -> tuple[object, int]:
 
 def _container(text: str, at: int, depth: int) -> tuple[object, int]:
     """The object or array that starts at `at`, and where it ends."""
-    opening, members, items = text[at], dict[str, object](), list[object]()
+    opening = text[at]
+    members: dict[str, object] = {}
+    items: list[object] = []
     close = "}" if opening == "{" else "]"
     at = _skip(text, at + 1)
     while text[at : at + 1] != close:
