@@ -222,16 +222,11 @@ def store_serial(source: str, serial: str) -> None:
 
 # -- one session at a time per source: the lock a new session is made under ---------------------
 
-# How long a process waits for another that is making the same session: long enough for a code
-# to be typed and STS to answer, short enough that a prompt nobody answers does not hold every
-# later run for ever. Read here by mfa_env.lock, which takes the lock: a cache hit takes none.
-LOCK_WAIT = 90.0
-
 
 def locked(
     parts: list[str], waiting: Callable[[], None] | None = None
 ) -> AbstractContextManager[bool]:
-    """mfa_env.lock.locked."""
+    """mfa_env.lock.locked, imported only by a run that takes the lock: a cache hit takes none."""
     from mfa_env import lock
 
     return lock.locked(parts, waiting)

@@ -15,18 +15,20 @@ from mfa_env.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from contextlib import AbstractContextManager
 
+# How long a process waits for another that is making the same session: long enough for a code
+# to be typed and STS to answer, short enough that a prompt nobody answers does not hold every
+# later run for ever.
+LOCK_WAIT = 90.0
 _LOCK_POLL = 0.05
 
 
 class LockTimeout(MfaEnvError):
-    """Another mfa-env held the lock for longer than cache.LOCK_WAIT."""
+    """Another mfa-env held the lock for longer than LOCK_WAIT."""
 
 
-def locked(
-    parts: list[str], waiting: Callable[[], None] | None = None
-) -> AbstractContextManager[bool]:
+@contextlib.contextmanager
+def locked(parts: list[str], waiting: Callable[[], None] | None = None) -> Iterator[bool]:
     """Hold the lock named by `parts` in the cache directory; yield whether another process
     held it first, so that what it stored should be read again.
 
@@ -36,14 +38,10 @@ def locked(
     unlink an open file, the empty file stays), and the system frees a killed holder's lock. A
     cache directory that is not ours, or cannot be made, means no lock (a cache that cannot be
     used never blocks the user)."""
-    return contextlib.contextmanager(_locked)(parts, waiting)
-
-
-def _locked(parts: list[str], waiting: Callable[[], None] | None) -> Iterator[bool]:
     directory = paths.cache_dir()
     path = os.path.join(directory, cache.entry_name("lock", parts) + ".lock")
     waited = False
-    deadline = time.monotonic() + cache.LOCK_WAIT
+    deadline = time.monotonic() + LOCK_WAIT
     while True:
         fd = _lock_file(directory, path)
         if fd is None:
@@ -125,6 +123,6 @@ def _held_too_long(fd: int) -> str:
     holder = platform.holder(fd)
     who = f"another mfa-env (pid {holder})" if holder else "another mfa-env"
     return (
-        f"{who} has been getting this session for {cache.LOCK_WAIT:.0f} s, perhaps at a prompt "
+        f"{who} has been getting this session for {LOCK_WAIT:.0f} s, perhaps at a prompt "
         "nobody answers; answer or end it, then try again"
     )

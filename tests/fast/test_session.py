@@ -870,7 +870,7 @@ def test_cache_locked_retries_a_file_its_holder_unlinked(isolate, monkeypatch):
 def test_cache_locked_gives_up_naming_the_holder(isolate, monkeypatch):
     import threading
 
-    monkeypatch.setattr(cache, "LOCK_WAIT", 0.2)
+    monkeypatch.setattr(lock, "LOCK_WAIT", 0.2)
     first_in, release = threading.Event(), threading.Event()
 
     def first() -> None:

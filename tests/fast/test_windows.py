@@ -235,7 +235,7 @@ def _hold(entered: threading.Event, release: threading.Event, lock_cm) -> thread
 def test_the_session_lock_waits_says_so_and_gives_up_naming_the_holder(
     windows: FakeMsvcrt, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(cache, "LOCK_WAIT", 0.3)
+    monkeypatch.setattr(lock, "LOCK_WAIT", 0.3)
     entered, release = threading.Event(), threading.Event()
     holder = _hold(entered, release, cache.locked(["src"]))
     told: list[str] = []
@@ -253,7 +253,7 @@ def test_the_session_lock_waits_says_so_and_gives_up_naming_the_holder(
 
 
 def test_the_session_lock_passes_to_the_waiter(windows: FakeMsvcrt, monkeypatch):
-    monkeypatch.setattr(cache, "LOCK_WAIT", 5)  # a lock never let go fails the test, soon
+    monkeypatch.setattr(lock, "LOCK_WAIT", 5)  # a lock never let go fails the test, soon
     entered, release = threading.Event(), threading.Event()
     holder = _hold(entered, release, cache.locked(["src"]))
     threading.Timer(0.2, release.set).start()
