@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 
+from mfa_env.platform import NONBLOCK  # loaded by then on the cached path: os, stat, sys
 from mfa_env.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -148,16 +149,10 @@ def _distribution(name: str) -> tuple[str, tuple[int, ...]]:
     return project.lower().replace("-", "_").replace(".", "_"), tuple(numbers)
 
 
-if sys.platform == "win32":
-    _NONBLOCK = 0
-else:
-    _NONBLOCK = os.O_NONBLOCK  # never wait on a FIFO
-
-
 def _own_entry_points(directory: str) -> bool:
     """False when a distribution registers a keyring backend other than keyring's own."""
     try:  # os.open, not open(): a text file object costs more than the read, ~80 times a run
-        fd = os.open(os.path.join(directory, "entry_points.txt"), os.O_RDONLY | _NONBLOCK)
+        fd = os.open(os.path.join(directory, "entry_points.txt"), os.O_RDONLY | NONBLOCK)
     except (FileNotFoundError, NotADirectoryError):
         return True
     except OSError:

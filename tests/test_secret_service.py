@@ -197,4 +197,4 @@ def test_importing_the_direct_read_imports_nothing_else():
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     added = imported(done.stderr) - imported(before.stderr) - {"__future__"}  # site's, here
-    assert added == {"mfa_env", "mfa_env.record", "mfa_env.secret_service"}
+    assert added == {"mfa_env", "mfa_env.platform", "mfa_env.record", "mfa_env.secret_service"}
