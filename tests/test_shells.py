@@ -248,24 +248,28 @@ STARTS = {
 }
 
 
-@pytest.mark.parametrize("shell", sorted(STARTS))
-def test_the_calling_shell_is_detected_under_a_login_shell(shell: str, tmp_path: Path):
-    program, args = STARTS[shell]
-    detect = f"{sys.executable} -c 'from mfa_env import shells; print(shells.detect(None).name)'"
-    argv = [require(program), *(a.replace("CMD", detect) for a in args)]
+def _under_a_login_bash(argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """`argv` run by a login bash (argv0 "-bash", $SHELL bash), as in a terminal where the user
+    typed the shell's name: shellingham would answer $SHELL for it."""
     bash = require("bash")
-    # A login bash above (argv0 "-bash", $SHELL bash), as in a terminal where the user typed
-    # the shell's name: shellingham would answer $SHELL for it.
-    done = subprocess.run(
+    return subprocess.run(
         ["-bash", "--norc", "-c", '"$@"; true', "bash", *argv],
         executable=bash,
-        env={**_clean_env(), "SHELL": bash},
-        cwd=tmp_path,
+        env={**_clean_env(), "SHELL": bash, **env},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.parametrize("shell", sorted(STARTS))
+def test_the_calling_shell_is_detected_under_a_login_shell(shell: str, tmp_path: Path):
+    program, args = STARTS[shell]
+    detect = f"{sys.executable} -c 'from mfa_env import shells; print(shells.detect(None).name)'"
+    argv = [require(program), *(a.replace("CMD", detect) for a in args)]
+    done = _under_a_login_bash(argv, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == shell
 
@@ -449,18 +453,8 @@ def test_without_proc_detection_falls_back_to_shellingham(tmp_path: Path):
         "print(found.name, found.hint)\n"
     )
     (tmp_path / "detect.py").write_text(detect)
-    bash = require("bash")
     fish = [require("fish"), "--no-config", "-c", f"{sys.executable} detect.py; true"]
-    done = subprocess.run(
-        ["-bash", "--norc", "-c", '"$@"; true', "bash", *fish],
-        executable=bash,
-        env={**_clean_env(), "SHELL": bash, "PYTHONPATH": str(ROOT)},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _under_a_login_bash(fish, tmp_path, PYTHONPATH=str(ROOT))
     assert done.returncode == 0, done.stderr
     assert done.stdout == "fish None\n", done.stderr
 
